@@ -1,0 +1,39 @@
+# Every target creates .venv itself; nothing but Python 3.11+ and make is assumed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The constraints file pins every dependency (runtime, dev and build) for reproducible installs.
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+
+.PHONY: demo test lint bench fixtures clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/bbqa audit fixtures/demo/batch.json --golden fixtures/demo/golden.json
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check bbqa tests
+	$(BIN)/mypy
+
+fixtures: $(VENV)/.installed
+	$(BIN)/python tests/synth.py demo fixtures/demo
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python tests/bench.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,209 @@
+"""The audit pipeline as a library call: align, match, measure. No printing, no file output.
+
+Example:
+    >>> from bbqa.dataset import Boxes, Dataset, Images
+    >>> images = Images.build(["a.jpg"], [100], [100])
+    >>> golden = Dataset.build(images, ["car"], Boxes.build([0, 0], [0, 0], [0., 50.], [0., 50.],
+    ...                        [10., 60.], [10., 60.], ["1", "2"]))
+    >>> batch = Dataset.build(images, ["car"], Boxes.build([0], [0], [0.], [0.], [10.], [9.],
+    ...                       ["a"]))
+    >>> result = audit(golden, batch)
+    >>> result.summary["outcomes"]["matched"], result.summary["outcomes"]["missing"]
+    (1, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bbqa.align import Alignment, ImageKey, align
+from bbqa.dataset import Dataset, Level, Problem
+from bbqa.errors import BbqaError, InputError, NothingToCompareError
+from bbqa.match import Matches, Outcome, match
+from bbqa.metrics.classes import ClassTable, class_table, iou_distribution
+from bbqa.metrics.stats import rate, wilson_interval
+
+# How many not-delivered / not-audited image keys the summary lists by name.
+LISTED_KEYS = 20
+
+Stage = Callable[[str], None]
+
+
+class GoldenInvalidError(BbqaError):
+    """The golden set has structural errors; nothing measured against it could be trusted."""
+
+    def __init__(self, path: str, problems: Sequence[Problem]) -> None:
+        self.path = path
+        self.problems = tuple(problems)
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"golden set {path} is invalid: {first.location}: {first.message}{more}")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """What an audit compares and how. ``iou`` is the pass-1 and pass-2 matching threshold."""
+
+    iou: float = 0.5
+    image_key: ImageKey = ImageKey.AUTO
+    allow_empty: bool = False
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Everything an audit measured; renderers read it, none of them computes anything."""
+
+    golden: Dataset
+    batch: Dataset
+    alignment: Alignment
+    matches: Matches
+    classes: ClassTable
+    options: AuditOptions
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def golden_warnings(self) -> tuple[Problem, ...]:
+        """Warnings about golden boxes (excluded from matching, listed)."""
+        return self.golden.problems
+
+    @property
+    def findings(self) -> tuple[Problem, ...]:
+        """Problems found in the batch, each with its location."""
+        return self.batch.problems
+
+
+def check_golden(golden: Dataset) -> None:
+    """Raise :class:`GoldenInvalidError` when the golden set has error-level problems."""
+    errors = [p for p in golden.problems if p.level is Level.ERROR]
+    if errors:
+        raise GoldenInvalidError(golden.path, errors)
+
+
+def audit(
+    golden: Dataset,
+    batch: Dataset,
+    options: AuditOptions | None = None,
+    on_stage: Stage | None = None,
+) -> AuditResult:
+    """Audit ``batch`` against ``golden``: per-box outcomes, per-class table and a summary.
+
+    Raises :class:`GoldenInvalidError` for a structurally invalid golden set and
+    :class:`~bbqa.errors.NothingToCompareError` when no image is shared (unless
+    ``options.allow_empty``).
+    """
+    options = options or AuditOptions()
+    if not 0.0 < options.iou <= 1.0:
+        raise BbqaError(f"--iou must be in (0, 1], got {options.iou}")
+    stage = on_stage or (lambda _name: None)
+    check_golden(golden)
+    stage("align")
+    alignment = align(golden, batch, options.image_key)
+    if len(alignment.audited) == 0 and not options.allow_empty:
+        raise NothingToCompareError(_no_common_images(golden, batch, alignment))
+    stage("match")
+    matches = match(golden, batch, alignment, options.iou)
+    stage("metrics")
+    classes = class_table(golden, batch, alignment, matches, iou_floor=options.iou)
+    summary = build_summary(golden, batch, alignment, matches, options)
+    return AuditResult(golden=golden, batch=batch, alignment=alignment, matches=matches,
+                       classes=classes, options=options, summary=summary)
+
+
+def _no_common_images(golden: Dataset, batch: Dataset, alignment: Alignment) -> str:
+    g = ", ".join(golden.images.key[:3].tolist()) or "(none)"
+    b = ", ".join(batch.images.key[:3].tolist()) or "(none)"
+    hint = ""
+    if len(alignment.size_mismatch):
+        hint = f"; {len(alignment.size_mismatch)} share a key but differ in image size"
+    return (f"golden set and batch have no image in common under --image-key "
+            f"{alignment.key_mode.value}{hint} (golden keys: {g}; batch keys: {b}); "
+            "try another --image-key, or --allow-empty")
+
+
+def _rate_entry(k: int, n: int) -> dict[str, Any]:
+    low, high = wilson_interval(np.array([k]), np.array([n]))
+    value = rate(np.array([k]), np.array([n]))[0]
+    return {"count": k, "n": n, "rate": _number(value), "ci95": [_number(low[0]),
+                                                                  _number(high[0])]}
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def build_summary(golden: Dataset, batch: Dataset, alignment: Alignment, matches: Matches,
+                  options: AuditOptions) -> dict[str, Any]:
+    """The headline figures as plain JSON-ready values."""
+    counts = {o.label: int(np.count_nonzero(matches.outcome == o)) for o in Outcome}
+    golden_n = counts["matched"] + counts["missing"] + counts["wrong_class"]
+    batch_n = counts["matched"] + counts["wrong_class"] + counts["extra"] + counts["ignored"]
+    judged = batch_n - counts["ignored"]
+    iou = iou_distribution(matches.iou[matches.where(Outcome.MATCHED)])
+    audited = alignment.audited
+    return {
+        "golden": golden.path,
+        "batch": batch.path,
+        "iou_threshold": options.iou,
+        "image_key": alignment.key_mode.value,
+        "images": {
+            "golden": len(golden.images),
+            "batch_labelings": len(batch.images),
+            "audited_labelings": len(audited),
+            "audited_images": len(np.unique(alignment.labeling_to_golden[audited])),
+            "not_delivered": len(alignment.not_delivered),
+            "not_audited": len(alignment.not_audited),
+            "size_mismatch": len(alignment.size_mismatch),
+            "not_delivered_keys": golden.images.key[alignment.not_delivered][:LISTED_KEYS]
+            .tolist(),
+            "not_audited_keys": batch.images.key[alignment.not_audited][:LISTED_KEYS].tolist(),
+            "size_mismatch_keys": batch.images.key[alignment.size_mismatch][:LISTED_KEYS]
+            .tolist(),
+        },
+        "boxes": {"golden": golden_n, "batch": batch_n},
+        "outcomes": counts,
+        "recall": _rate_entry(counts["matched"], golden_n),
+        "precision": _rate_entry(counts["matched"], judged),
+        "missing_rate": _rate_entry(counts["missing"], golden_n),
+        "wrong_class_rate": _rate_entry(counts["wrong_class"], golden_n),
+        "extra_rate": _rate_entry(counts["extra"], judged),
+        "iou": {name: _number(value) for name, value in iou.items()},
+        "classes_only_in_golden": list(alignment.golden_only_classes),
+        "classes_only_in_batch": list(alignment.batch_only_classes),
+        "golden_warnings": _problem_summary(golden.problems),
+        "batch_findings": _problem_summary(batch.problems),
+    }
+
+
+def _problem_summary(problems: Sequence[Problem]) -> dict[str, Any]:
+    return {
+        "error": sum(p.count for p in problems if p.level is Level.ERROR),
+        "warning": sum(p.count for p in problems if p.level is Level.WARNING),
+        "items": [
+            {"level": p.level.value, "code": p.code, "location": p.location,
+             "message": p.message, "count": p.count}
+            for p in problems
+        ],
+    }
+
+
+def load_pair(
+    golden_loader: Callable[[], Dataset], batch_loaders: Sequence[Callable[[], Dataset]],
+) -> tuple[Dataset, Dataset]:
+    """Load the golden set and the batch, marking input errors with the side they came from."""
+    from bbqa.dataset import merge
+
+    try:
+        golden = golden_loader()
+    except InputError as exc:
+        raise exc.with_role("golden") from exc
+    batches = []
+    for loader in batch_loaders:
+        try:
+            batches.append(loader())
+        except InputError as exc:
+            raise exc.with_role("batch") from exc
+    return golden, merge(batches)

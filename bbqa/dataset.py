@@ -1,0 +1,448 @@
+"""The one in-memory model every loader returns: images, categories and a columnar box table.
+
+Boxes are a struct of arrays: contiguous 1-D numpy columns, validated when built and sorted by
+(image, category, source id), so that per-image slices are ``np.searchsorted`` away and the
+order never depends on the order of the input file.
+
+Example:
+    >>> import numpy as np
+    >>> ds = Dataset.build(
+    ...     images=Images.build(keys=["a.jpg"], widths=[640], heights=[480]),
+    ...     categories=["car"],
+    ...     boxes=Boxes.build(image=[0], category=[0], x1=[10.0], y1=[20.0], x2=[50.0],
+    ...                       y2=[60.0], source_id=["7"]),
+    ... )
+    >>> ds.boxes.area().tolist()
+    [1600.0]
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+StrArray = npt.NDArray[np.str_]
+
+
+class Level(StrEnum):
+    """How serious a problem found while loading is."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one place of an input file.
+
+    ``location`` names the file and line, or the JSON annotation/image id. ``box`` is the index
+    of the affected row in the finished box table when the box was kept (it is then excluded from
+    matching), or ``None`` when the box could not be represented at all and was left out.
+    """
+
+    level: Level
+    code: str
+    message: str
+    location: str
+    box: int | None = None
+    count: int = 1
+
+
+def _as_float(values: Any) -> FloatArray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _as_int(values: Any) -> IntArray:
+    return np.ascontiguousarray(values, dtype=np.int32)
+
+
+def _as_str(values: Any) -> StrArray:
+    array = np.asarray(values, dtype=np.str_)
+    if array.ndim != 1:
+        array = array.reshape(-1)
+    return array
+
+
+def normalize_key(key: str) -> str:
+    """Unicode-NFC form of an image key, so that composed and decomposed names compare equal."""
+    return unicodedata.normalize("NFC", key)
+
+
+@dataclass(frozen=True)
+class Images:
+    """The images table: one row per image entry (one labeling of a picture).
+
+    ``key`` is the file name without its folder, NFC-normalized; ``source_id`` is the id the file
+    gave the image (COCO id, label file path); ``annotator`` and ``scene`` are per-image tags
+    (empty string when absent).
+    """
+
+    key: StrArray
+    width: FloatArray
+    height: FloatArray
+    source_id: StrArray
+    annotator: StrArray
+    scene: StrArray
+
+    @staticmethod
+    def build(
+        keys: Sequence[str],
+        widths: Sequence[float] | FloatArray,
+        heights: Sequence[float] | FloatArray,
+        source_ids: Sequence[str] | None = None,
+        annotators: Sequence[str] | None = None,
+        scenes: Sequence[str] | None = None,
+    ) -> Images:
+        """Build and check an images table from plain sequences."""
+        n = len(keys)
+        images = Images(
+            key=_as_str([normalize_key(k) for k in keys]) if n else np.zeros(0, dtype="<U1"),
+            width=_as_float(widths),
+            height=_as_float(heights),
+            source_id=_as_str(source_ids if source_ids is not None else list(keys))
+            if n
+            else np.zeros(0, dtype="<U1"),
+            annotator=_as_str(annotators) if annotators is not None and n else _blank(n),
+            scene=_as_str(scenes) if scenes is not None and n else _blank(n),
+        )
+        images.validate()
+        return images
+
+    def __len__(self) -> int:
+        return int(self.key.shape[0])
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` when the columns disagree in length or sizes are not positive."""
+        n = len(self)
+        for name in ("width", "height", "source_id", "annotator", "scene"):
+            column = getattr(self, name)
+            if column.shape != (n,):
+                raise ValueError(f"images.{name}: expected {n} rows, got {column.shape[0]}")
+        bad = ~(np.isfinite(self.width) & np.isfinite(self.height))
+        bad |= (self.width <= 0) | (self.height <= 0)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"image {self.key[first]!r}: expected a positive width and height, got "
+                f"{self.width[first]} x {self.height[first]}"
+            )
+
+    def take(self, index: npt.NDArray[np.intp]) -> Images:
+        """Rows ``index`` of this table, in that order."""
+        return Images(
+            key=self.key[index],
+            width=self.width[index],
+            height=self.height[index],
+            source_id=self.source_id[index],
+            annotator=self.annotator[index],
+            scene=self.scene[index],
+        )
+
+
+def _blank(n: int) -> StrArray:
+    return np.full(n, "", dtype="<U1")
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A dictionary-coded attribute column: ``codes[i]`` indexes ``values``; -1 means absent."""
+
+    codes: IntArray
+    values: tuple[str, ...]
+
+    def decoded(self) -> list[str | None]:
+        """The attribute as one Python value per box (``None`` where absent)."""
+        lookup: list[str | None] = [*self.values, None]
+        return [lookup[c] for c in self.codes.tolist()]
+
+
+def encode_attribute(raw: Sequence[str | None]) -> Attribute:
+    """Dictionary-encode per-box attribute values; ``None`` marks a box without the attribute.
+
+    >>> encode_attribute(["true", None, "false", "true"]).codes.tolist()
+    [1, -1, 0, 1]
+    """
+    values = sorted({v for v in raw if v is not None})
+    index = {v: i for i, v in enumerate(values)}
+    codes = np.fromiter((index.get(v, -1) if v is not None else -1 for v in raw), np.int32,
+                        count=len(raw))
+    return Attribute(codes=codes, values=tuple(values))
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """The box table as parallel 1-D columns, in canonical xyxy pixel-edge coordinates.
+
+    ``image`` and ``category`` index the dataset's images and categories; ``annotator`` indexes
+    the dataset's annotator names (-1 when unknown); ``crowd`` marks crowd/ignore regions;
+    ``valid`` is False for boxes kept for reporting but excluded from matching (degenerate
+    geometry); ``score`` is NaN unless the file carried a confidence.
+    """
+
+    image: IntArray
+    category: IntArray
+    x1: FloatArray
+    y1: FloatArray
+    x2: FloatArray
+    y2: FloatArray
+    source_id: StrArray
+    annotator: IntArray
+    crowd: BoolArray
+    valid: BoolArray
+    score: FloatArray
+    attributes: Mapping[str, Attribute] = field(default_factory=dict)
+
+    @staticmethod
+    def build(
+        image: Any,
+        category: Any,
+        x1: Any,
+        y1: Any,
+        x2: Any,
+        y2: Any,
+        source_id: Any,
+        annotator: Any = None,
+        crowd: Any = None,
+        valid: Any = None,
+        score: Any = None,
+        attributes: Mapping[str, Attribute] | None = None,
+    ) -> Boxes:
+        """Build a box table from array-likes; omitted optional columns get their defaults."""
+        n = len(image)
+        return Boxes(
+            image=_as_int(image),
+            category=_as_int(category),
+            x1=_as_float(x1),
+            y1=_as_float(y1),
+            x2=_as_float(x2),
+            y2=_as_float(y2),
+            source_id=_as_str(source_id) if n else np.zeros(0, dtype="<U1"),
+            annotator=_as_int(annotator) if annotator is not None else np.full(n, -1, np.int32),
+            crowd=np.ascontiguousarray(crowd, dtype=np.bool_)
+            if crowd is not None
+            else np.zeros(n, np.bool_),
+            valid=np.ascontiguousarray(valid, dtype=np.bool_)
+            if valid is not None
+            else np.ones(n, np.bool_),
+            score=_as_float(score) if score is not None else np.full(n, np.nan),
+            attributes=dict(attributes or {}),
+        )
+
+    @staticmethod
+    def empty() -> Boxes:
+        """A table with no rows."""
+        return Boxes.build([], [], [], [], [], [], [])
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    def area(self) -> FloatArray:
+        """Box areas (0 for degenerate boxes, never negative)."""
+        return np.maximum(self.x2 - self.x1, 0.0) * np.maximum(self.y2 - self.y1, 0.0)
+
+    def take(self, index: npt.NDArray[np.intp]) -> Boxes:
+        """Rows ``index`` of this table, in that order."""
+        return Boxes(
+            image=self.image[index],
+            category=self.category[index],
+            x1=self.x1[index],
+            y1=self.y1[index],
+            x2=self.x2[index],
+            y2=self.y2[index],
+            source_id=self.source_id[index],
+            annotator=self.annotator[index],
+            crowd=self.crowd[index],
+            valid=self.valid[index],
+            score=self.score[index],
+            attributes={
+                name: Attribute(codes=a.codes[index], values=a.values)
+                for name, a in self.attributes.items()
+            },
+        )
+
+
+_BOX_COLUMNS = ("category", "x1", "y1", "x2", "y2", "source_id", "annotator", "crowd", "valid",
+                "score")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded annotation set: images, category names, annotator names and the box table.
+
+    Build it with :meth:`Dataset.build`, which validates the columns and sorts the boxes.
+    ``problems`` lists what the loader found wrong (with file and line or JSON id); ``path`` and
+    ``format`` say where it came from.
+    """
+
+    images: Images
+    categories: tuple[str, ...]
+    boxes: Boxes
+    annotators: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    path: str = ""
+    format: str = ""
+
+    @staticmethod
+    def build(
+        images: Images,
+        categories: Sequence[str],
+        boxes: Boxes,
+        annotators: Sequence[str] = (),
+        problems: Sequence[Problem] = (),
+        path: str = "",
+        format: str = "",
+    ) -> Dataset:
+        """Validate the columns against each other and sort boxes by (image, category, id).
+
+        Problems that point at a box by index are re-pointed to the box's sorted position.
+        """
+        _validate_boxes(boxes, n_images=len(images), n_categories=len(categories),
+                        n_annotators=len(annotators))
+        if len(set(categories)) != len(categories):
+            raise ValueError(f"category names must be unique, got {list(categories)}")
+        order = np.lexsort((boxes.source_id, boxes.category, boxes.image))
+        sorted_boxes = boxes.take(order)
+        new_position = np.empty_like(order)
+        new_position[order] = np.arange(order.shape[0])
+        moved = tuple(
+            replace(p, box=int(new_position[p.box])) if p.box is not None else p for p in problems
+        )
+        return Dataset(
+            images=images,
+            categories=tuple(categories),
+            boxes=sorted_boxes,
+            annotators=tuple(annotators),
+            problems=moved,
+            path=path,
+            format=format,
+        )
+
+    def image_offsets(self) -> npt.NDArray[np.intp]:
+        """``offsets[i]:offsets[i+1]`` is the slice of boxes on image ``i``."""
+        return np.searchsorted(self.boxes.image, np.arange(len(self.images) + 1)).astype(np.intp)
+
+    def to_arrow(self) -> Any:
+        """The box table as a ``pyarrow.Table``; numeric columns share memory with numpy."""
+        import pyarrow as pa
+
+        columns: dict[str, Any] = {
+            "image": pa.array(self.boxes.image),
+            "category": pa.array(self.boxes.category),
+            "x1": pa.array(self.boxes.x1),
+            "y1": pa.array(self.boxes.y1),
+            "x2": pa.array(self.boxes.x2),
+            "y2": pa.array(self.boxes.y2),
+            "source_id": pa.array(self.boxes.source_id.tolist(), pa.string()),
+            "annotator": pa.array(self.boxes.annotator),
+            "crowd": pa.array(self.boxes.crowd),
+            "valid": pa.array(self.boxes.valid),
+            "score": pa.array(self.boxes.score),
+        }
+        for name, attribute in self.boxes.attributes.items():
+            columns[f"attr_{name}"] = pa.DictionaryArray.from_arrays(
+                pa.array(attribute.codes, mask=attribute.codes < 0),
+                pa.array(list(attribute.values), pa.string()),
+            )
+        return pa.table(columns)
+
+
+def _validate_boxes(boxes: Boxes, *, n_images: int, n_categories: int, n_annotators: int) -> None:
+    n = len(boxes)
+    for name in _BOX_COLUMNS:
+        column = getattr(boxes, name)
+        if column.shape != (n,):
+            raise ValueError(f"boxes.{name}: expected {n} rows, got {column.shape}")
+    for name, attribute in boxes.attributes.items():
+        if attribute.codes.shape != (n,):
+            raise ValueError(f"attribute {name!r}: expected {n} codes, got {attribute.codes.shape}")
+        if n and (attribute.codes.max() >= len(attribute.values) or attribute.codes.min() < -1):
+            raise ValueError(f"attribute {name!r}: codes out of range of its values")
+    if n == 0:
+        return
+    _check_range("image", boxes.image, 0, n_images)
+    _check_range("category", boxes.category, 0, n_categories)
+    _check_range("annotator", boxes.annotator, -1, n_annotators)
+    coords = np.stack([boxes.x1, boxes.y1, boxes.x2, boxes.y2])
+    if not np.isfinite(coords).all():
+        raise ValueError("box coordinates must be finite numbers, got NaN or infinity")
+
+
+def _check_range(name: str, column: IntArray, low: int, high: int) -> None:
+    if column.min() < low or column.max() >= high:
+        raise ValueError(
+            f"boxes.{name}: expected indices in [{low}, {high}), got "
+            f"[{column.min()}, {column.max()}]"
+        )
+
+
+def merge(datasets: Sequence[Dataset]) -> Dataset:
+    """Stack several datasets into one: images are appended (each stays its own labeling),
+    categories and annotators are unioned by name.
+
+    >>> a = Dataset.build(Images.build(["x.jpg"], [10], [10]), ["cat"], Boxes.empty())
+    >>> merge([a, a]).images.key.tolist()
+    ['x.jpg', 'x.jpg']
+    """
+    if len(datasets) == 1:
+        return datasets[0]
+    categories: list[str] = []
+    annotators: list[str] = []
+    for ds in datasets:
+        categories += [c for c in ds.categories if c not in categories]
+        annotators += [a for a in ds.annotators if a not in annotators]
+    image_parts, box_parts = [], []
+    problems: list[Problem] = []
+    attribute_names = sorted({name for ds in datasets for name in ds.boxes.attributes})
+    image_offset = box_offset = 0
+    for ds in datasets:
+        cat_map = np.array([categories.index(c) for c in ds.categories] + [0], np.int32)
+        ann_map = np.array([annotators.index(a) for a in ds.annotators] + [-1], np.int32)
+        b = ds.boxes
+        box_parts.append((b.image + image_offset, cat_map[b.category], ann_map[b.annotator], b))
+        image_parts.append(ds.images)
+        problems += [
+            replace(p, box=p.box + box_offset) if p.box is not None else p for p in ds.problems
+        ]
+        image_offset += len(ds.images)
+        box_offset += len(b)
+    merged_attributes: dict[str, Attribute] = {}
+    for name in attribute_names:
+        raw: list[str | None] = []
+        for _, _, _, b in box_parts:
+            attribute = b.attributes.get(name)
+            raw += attribute.decoded() if attribute is not None else [None] * len(b)
+        merged_attributes[name] = encode_attribute(raw)
+    images = Images(
+        **{
+            name: np.concatenate([getattr(part, name) for part in image_parts])
+            for name in ("key", "width", "height", "source_id", "annotator", "scene")
+        }
+    )
+    boxes = Boxes.build(
+        image=np.concatenate([p[0] for p in box_parts]),
+        category=np.concatenate([p[1] for p in box_parts]),
+        annotator=np.concatenate([p[2] for p in box_parts]),
+        **{
+            name: np.concatenate([getattr(p[3], name) for p in box_parts])
+            for name in ("x1", "y1", "x2", "y2", "source_id", "crowd", "valid", "score")
+        },
+        attributes=merged_attributes,
+    )
+    return Dataset.build(
+        images=images,
+        categories=categories,
+        boxes=boxes,
+        annotators=annotators,
+        problems=problems,
+        path=", ".join(ds.path for ds in datasets),
+        format=",".join(sorted({ds.format for ds in datasets})),
+    )

@@ -1,0 +1,188 @@
+"""Pascal VOC XML: one file per image, ``<object>`` entries with a ``<bndbox>``.
+
+VOC coordinates are 1-based inclusive pixel indices (the VOC devkit), so ``x1 = xmin - 1`` and
+``x2 = xmax`` in bbqa's continuous pixel-edge coordinates. ``difficult``, ``truncated`` and
+``occluded`` become attributes (``true``/``false``). Files are parsed with defusedxml, which
+refuses entity expansion.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "a.xml").write_text(
+    ...     "<annotation><filename>a.jpg</filename><size><width>50</width><height>40</height>"
+    ...     "</size><object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>10</xmax>"
+    ...     "<ymax>20</ymax></bndbox></object></annotation>")
+    >>> ds = load(folder)
+    >>> ds.boxes.x1.tolist(), ds.boxes.x2.tolist(), ds.boxes.source_id.tolist()[0][-2:]
+    ([0.0], [10.0], ['#0'])
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+import numpy as np
+
+from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, encode_attribute
+from bbqa.errors import InputError
+from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.sizes import index_images, read_header_size
+
+FLAG_ATTRIBUTES = ("difficult", "truncated", "occluded")
+_OBJECT_TAG = re.compile(rb"<object[\s>]")
+
+
+def _object_lines(raw: bytes) -> list[int]:
+    """Line number of each ``<object>`` start tag, to point messages at the right place."""
+    return [raw.count(b"\n", 0, m.start()) + 1 for m in _OBJECT_TAG.finditer(raw)]
+
+
+def _flag(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip().lower()
+    if value in ("1", "true", "yes"):
+        return "true"
+    if value in ("0", "false", "no"):
+        return "false"
+    return value
+
+
+def _number(element: Any, tag: str) -> float | None:
+    child = element.find(tag)
+    if child is None or child.text is None:
+        return None
+    try:
+        return float(child.text.strip())
+    except ValueError:
+        return None
+
+
+def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any], list[Problem]]:
+    from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    try:
+        root = ElementTree.fromstring(raw)
+    except ElementTree.ParseError as exc:
+        line, column = getattr(exc, "position", (None, None))
+        raise InputError(f"malformed XML (column {column}): {exc.msg if hasattr(exc, 'msg') else exc}",
+                         path=path, line=line) from exc
+    except DefusedXmlException as exc:
+        raise InputError(f"refused unsafe XML: {exc}", path=path) from exc
+    if root.tag != "annotation":
+        raise InputError(f"expected a VOC <annotation> root element, got <{root.tag}>", path=path,
+                         line=1)
+    problems: list[Problem] = []
+    file_name = (root.findtext("filename") or "").strip()
+    key = PureWindowsPath(PurePosixPath(file_name).name).name if file_name else path.stem
+    width = _number(root, "size/width")
+    height = _number(root, "size/height")
+    if not (width and height and width > 0 and height > 0):
+        image = images_by_stem.get(PurePosixPath(key).stem)
+        if image is None:
+            raise InputError("missing or invalid <size> (width, height) and no image to read it "
+                             "from (give --images)", path=path)
+        width, height = read_header_size(image)
+    lines = _object_lines(raw)
+    objects = []
+    for index, obj in enumerate(root.iter("object")):
+        line = lines[index] if index < len(lines) else None
+        where = f"{path}:{line}" if line else f"{path} object {index}"
+        name = (obj.findtext("name") or "").strip()
+        box = obj.find("bndbox")
+        coords = [_number(box, t) if box is not None else None
+                  for t in ("xmin", "ymin", "xmax", "ymax")]
+        if not name:
+            problems.append(Problem(Level.ERROR, "bad_object", "object has no <name>; left out",
+                                    where))
+            continue
+        if any(c is None for c in coords):
+            problems.append(Problem(Level.ERROR, "bad_object",
+                                    "expected <bndbox> with numeric xmin, ymin, xmax, ymax; "
+                                    "left out", where))
+            continue
+        objects.append({
+            "name": name, "coords": coords, "where": where, "source": f"{path}#{index}",
+            "flags": {f: _flag(obj.findtext(f)) for f in FLAG_ATTRIBUTES},
+        })
+    return {"key": key, "width": width, "height": height, "objects": objects}, problems
+
+
+def xml_files(path: Path) -> list[Path]:
+    """The VOC XML files of a folder (its ``Annotations/`` sub-folder when it has one)."""
+    if path.is_file():
+        return [path]
+    folder = path / "Annotations" if (path / "Annotations").is_dir() else path
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xml" and p.is_file())
+
+
+def load(path: Path, *, images: Path | None = None) -> Dataset:
+    """Load a folder of VOC XML files (or one file) as a :class:`~bbqa.dataset.Dataset`."""
+    files = xml_files(path)
+    if not files:
+        raise InputError("no VOC XML files (*.xml) found", path=path)
+    images_by_stem = {k: v for k, v in index_images(images).items()} if images else {}
+    problems: list[Problem] = []
+    keys, widths, heights, sources = [], [], [], []
+    names: list[str] = []
+    name_index: dict[str, int] = {}
+    rows: list[list[float]] = []
+    box_sources: list[str] = []
+    box_where: list[str] = []
+    flags: dict[str, list[str | None]] = {f: [] for f in FLAG_ATTRIBUTES}
+    for file in files:
+        parsed, found = _parse(file, images_by_stem)
+        problems += found
+        image = len(keys)
+        keys.append(parsed["key"])
+        widths.append(parsed["width"])
+        heights.append(parsed["height"])
+        sources.append(str(file))
+        for obj in parsed["objects"]:
+            category = name_index.setdefault(obj["name"], len(names))
+            if category == len(names):
+                names.append(obj["name"])
+            rows.append([image, category, *obj["coords"]])
+            box_sources.append(obj["source"])
+            box_where.append(obj["where"])
+            for flag in FLAG_ATTRIBUTES:
+                flags[flag].append(obj["flags"][flag])
+    table = np.array(rows, dtype=np.float64).reshape(-1, 6)
+    image_index = table[:, 0].astype(np.int32)
+    w_img = np.asarray(widths, dtype=np.float64)[image_index]
+    h_img = np.asarray(heights, dtype=np.float64)[image_index]
+    x1, y1 = table[:, 2] - 1.0, table[:, 3] - 1.0
+    x2, y2 = table[:, 4], table[:, 5]
+    for row in np.flatnonzero((table[:, 2] == 0) | (table[:, 3] == 0))[:50].tolist():
+        problems.append(Problem(Level.WARNING, "zero_based",
+                                "xmin or ymin is 0 in a 1-based format (probably a 0-based "
+                                "export); read as VOC, the box starts at -1", box_where[row]))
+    keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, lambda i: box_where[i])
+    problems += repoint(geo, keep)
+    kept_rows = np.flatnonzero(keep).tolist()
+    attributes = {
+        flag: encode_attribute([values[i] for i in kept_rows])
+        for flag, values in flags.items() if any(v is not None for v in values)
+    }
+    sources_array = np.asarray(box_sources, dtype=np.str_)
+    boxes = Boxes.build(
+        image=image_index[keep], category=table[keep, 1].astype(np.int32),
+        x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],
+        source_id=sources_array[keep] if len(sources_array) else sources_array,
+        valid=valid[keep], attributes=attributes,
+    )
+    return Dataset.build(
+        images=Images.build(keys, widths, heights, source_ids=sources),
+        categories=names,
+        boxes=boxes,
+        problems=problems,
+        path=str(path),
+        format="voc",
+    )

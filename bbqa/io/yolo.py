@@ -1,0 +1,246 @@
+"""YOLO txt labels: one file per image, rows ``class cx cy w h [confidence]``, normalized.
+
+Layout found without options: a dataset folder holding ``labels/`` (or the labels folder itself,
+or its one sub-folder of label files), class names in ``data.yaml`` (``names``), ``classes.txt``
+or ``obj.names`` in or beside the labels folder, and image sizes from ``image_sizes.csv`` /
+``image_sizes.json`` there or from the image headers in an ``images/`` folder beside it.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> (root / "labels").mkdir()
+    >>> _ = (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.5 0.5\\n")
+    >>> _ = (root / "classes.txt").write_text("car\\n")
+    >>> _ = (root / "image_sizes.csv").write_text("file,width,height\\na.jpg,100,50\\n")
+    >>> ds = load(root)
+    >>> ds.images.key.tolist(), ds.boxes.x1.tolist(), ds.boxes.y2.tolist()
+    (['a.jpg'], [25.0], [37.5])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
+from bbqa.errors import InputError
+from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.sizes import index_images, read_header_size, read_manifest
+
+NAME_FILES = ("data.yaml", "data.yml", "dataset.yaml", "classes.txt", "obj.names")
+MANIFEST_FILES = ("image_sizes.csv", "image_sizes.json")
+# Text files that sit in label folders but are not labels.
+NOT_LABELS = frozenset({"classes.txt", "obj.names", "train.txt", "val.txt", "valid.txt",
+                        "test.txt", "labels.txt", "notes.txt"})
+
+
+@dataclass(frozen=True)
+class YoloLayout:
+    """Where a YOLO dataset's pieces are."""
+
+    labels: Path
+    names: Path
+    manifest: Path | None
+    images: Path | None
+
+
+def _is_label(path: Path) -> bool:
+    name = path.name.lower()
+    return (path.suffix.lower() == ".txt" and name not in NOT_LABELS
+            and not name.startswith("readme") and not name.startswith("."))
+
+
+def _label_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and _is_label(p))
+
+
+def find_labels_folder(path: Path) -> Path:
+    """The folder of label files for a dataset folder or a labels folder."""
+    if (path / "labels").is_dir():
+        return path / "labels"
+    if _label_files(path):
+        return path
+    with_labels = [d for d in sorted(path.iterdir()) if d.is_dir() and _label_files(d)]
+    if len(with_labels) == 1:
+        return with_labels[0]
+    raise InputError("no YOLO label files (*.txt) found here, nor in a labels/ sub-folder",
+                     path=path)
+
+
+def discover(path: Path, *, names: Path | None = None, manifest: Path | None = None,
+             images: Path | None = None) -> YoloLayout:
+    """Find the labels, class names, sizes manifest and images of a YOLO dataset."""
+    labels = find_labels_folder(path)
+    places = list(dict.fromkeys([labels, labels.parent, path]))
+    if names is None:
+        names = next((p / n for p in places for n in NAME_FILES if (p / n).is_file()), None)
+        if names is None:
+            raise InputError(
+                "no class names found: expected data.yaml (names), classes.txt or obj.names "
+                "in or beside the labels folder", path=labels,
+            )
+    if manifest is None:
+        manifest = next((p / n for p in places for n in MANIFEST_FILES if (p / n).is_file()),
+                        None)
+    if images is None and manifest is None:
+        images = next((p / "images" for p in places if (p / "images").is_dir()), None)
+    return YoloLayout(labels=labels, names=names, manifest=manifest, images=images)
+
+
+def read_names(path: Path) -> list[str]:
+    """Class names from data.yaml (``names`` list or id->name mapping) or a one-per-line file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read class names: {exc.strerror or exc}", path=path) from exc
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise InputError(f"invalid YAML: {exc}", path=path,
+                             line=mark.line + 1 if mark is not None else None) from exc
+        raw = data.get("names") if isinstance(data, dict) else None
+        if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
+            if sorted(raw) != list(range(len(raw))):
+                raise InputError(f"expected 'names' ids 0..{len(raw) - 1}, got {sorted(raw)}",
+                                 path=path)
+            return [str(raw[i]) for i in range(len(raw))]
+        if isinstance(raw, list):
+            return [str(n) for n in raw]
+        raise InputError("expected a 'names' list or mapping of id -> name", path=path)
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    names = [line.strip() for line in lines]
+    if not names:
+        raise InputError("expected one class name per line, found none", path=path)
+    return names
+
+
+def _parse_file(path: Path, n_classes: int, problems: list[Problem]) -> list[list[float]]:
+    """Rows of one label file as [line, class, cx, cy, w, h, score]; bad rows become problems."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(Level.ERROR, "unreadable", f"cannot read label file: {exc}",
+                                str(path)))
+        return []
+    rows: list[list[float]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{path}:{number}"
+        count = len(fields)
+        if count not in (5, 6):
+            if "," in line:
+                why = "values are separated by commas; expected spaces"
+            elif count >= 7 and count % 2 == 1:
+                why = (f"this row has {count} values, a polygon (segmentation) row; "
+                       "expected a box row 'class cx cy w h'")
+            else:
+                why = f"expected 5 columns 'class cx cy w h' (or 6 with a confidence), got {count}"
+            problems.append(Problem(Level.ERROR, "bad_row", why, where))
+            continue
+        try:
+            cls = int(fields[0])
+        except ValueError:
+            problems.append(Problem(Level.ERROR, "bad_class",
+                                    f"expected an integer class id, got {fields[0]!r}", where))
+            continue
+        if not 0 <= cls < n_classes:
+            problems.append(Problem(Level.ERROR, "bad_class",
+                                    f"class id {cls} is out of range: {n_classes} names are "
+                                    f"known (0..{n_classes - 1})", where))
+            continue
+        try:
+            values = [float(v) for v in fields[1:]]
+        except ValueError:
+            problems.append(Problem(Level.ERROR, "bad_number",
+                                    f"expected numbers after the class id, got {line.strip()!r}",
+                                    where))
+            continue
+        score = values[4] if count == 6 else float("nan")
+        rows.append([float(number), float(cls), *values[:4], score])
+    return rows
+
+
+def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
+         images: Path | None = None) -> Dataset:
+    """Load a YOLO dataset folder (or labels folder) as a :class:`~bbqa.dataset.Dataset`."""
+    layout = discover(path, names=names, manifest=sizes, images=images)
+    class_names = read_names(layout.names)
+    if len(set(class_names)) != len(class_names):
+        dup = next(n for n in class_names if class_names.count(n) > 1)
+        raise InputError(f"class name {dup!r} appears twice; expected unique names",
+                         path=layout.names)
+    manifest = read_manifest(layout.manifest) if layout.manifest else {}
+    manifest_by_stem = {Path(k).stem: k for k in manifest}
+    image_files = index_images(layout.images) if layout.images else {}
+    label_files = _label_files(layout.labels)
+    if not label_files:
+        raise InputError("no YOLO label files (*.txt) found", path=layout.labels)
+
+    problems: list[Problem] = []
+    keys: list[str] = []
+    widths: list[float] = []
+    heights: list[float] = []
+    sources: list[str] = []
+    parsed: list[np.ndarray] = []
+    box_sources: list[str] = []
+    for file in label_files:
+        stem = normalize_key(file.stem)
+        if stem in manifest_by_stem:
+            key = manifest_by_stem[stem]
+            width, height = manifest[key]
+        elif stem in image_files:
+            key = image_files[stem].name
+            width, height = read_header_size(image_files[stem])
+        else:
+            looked = [str(p) for p in (layout.manifest, layout.images) if p is not None]
+            problems.append(Problem(
+                Level.ERROR, "no_image_size",
+                f"no size for the image of this label file (looked in "
+                f"{', '.join(looked) or 'nothing: give --sizes or --images'}); its boxes are "
+                "left out", str(file)))
+            continue
+        rows = _parse_file(file, len(class_names), problems)
+        image = len(keys)
+        keys.append(key)
+        widths.append(width)
+        heights.append(height)
+        sources.append(str(file))
+        table = np.array(rows, dtype=np.float64).reshape(-1, 7)
+        parsed.append(np.column_stack([np.full(len(table), image, np.float64), table]))
+        box_sources += [f"{file}:{int(r[0])}" for r in rows]
+    table = np.concatenate(parsed) if parsed else np.zeros((0, 8))
+    image_index = table[:, 0].astype(np.int32)
+    w_img = np.asarray(widths)[image_index] if len(table) else np.zeros(0)
+    h_img = np.asarray(heights)[image_index] if len(table) else np.zeros(0)
+    cx, cy, bw, bh = table[:, 3], table[:, 4], table[:, 5], table[:, 6]
+    x1 = (cx - bw / 2) * w_img
+    y1 = (cy - bh / 2) * h_img
+    x2 = (cx + bw / 2) * w_img
+    y2 = (cy + bh / 2) * h_img
+    keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, lambda i: box_sources[i])
+    problems += repoint(geo, keep)
+    source_array = np.asarray(box_sources, dtype=np.str_)
+    boxes = Boxes.build(
+        image=image_index[keep], category=table[keep, 2].astype(np.int32),
+        x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],
+        source_id=source_array[keep] if len(source_array) else source_array,
+        valid=valid[keep], score=table[keep, 7],
+    )
+    return Dataset.build(
+        images=Images.build(keys, widths, heights, source_ids=sources),
+        categories=class_names,
+        boxes=boxes,
+        problems=problems,
+        path=str(path),
+        format="yolo",
+    )

@@ -1,0 +1,375 @@
+"""Optimal one-to-one matching of a batch against a golden set, vectorized over the dataset.
+
+Pass 1 matches within (labeling, class), pass 2 class-agnostically within a labeling on what is
+left (``wrong_class``); left-over golden boxes are ``missing``, left-over batch boxes ``extra``,
+or ``ignored`` inside a golden crowd/ignore region. See README, "Matching".
+
+Example:
+    >>> from bbqa.dataset import Boxes, Dataset, Images
+    >>> from bbqa.align import align
+    >>> images = Images.build(["a.jpg"], [100], [100])
+    >>> golden = Dataset.build(images, ["car"], Boxes.build([0], [0], [0.], [0.], [10.], [10.],
+    ...                        ["1"]))
+    >>> batch = Dataset.build(images, ["car"], Boxes.build([0], [0], [1.], [0.], [10.], [10.],
+    ...                       ["9"]))
+    >>> m = match(golden, batch, align(golden, batch))
+    >>> [Outcome(o).name for o in m.outcome], m.iou.round(2).tolist()
+    (['MATCHED'], [0.9])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from bbqa.align import Alignment
+from bbqa.dataset import Dataset, FloatArray
+from bbqa.geometry import pair_ioa, pair_iou
+
+IndexArray = npt.NDArray[np.int64]
+
+# Candidate pairs are generated in chunks of at most this many, so that an image with thousands
+# of boxes of one class costs time but never a quadratic amount of memory.
+PAIR_CHUNK = 1 << 22
+
+
+class Outcome(IntEnum):
+    """What became of a box (or pair of boxes) in the audit."""
+
+    MATCHED = 0
+    WRONG_CLASS = 1
+    MISSING = 2
+    EXTRA = 3
+    IGNORED = 4
+    REGION = 5
+    INVALID = 6
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in tables and Parquet."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
+class Matches:
+    """One row per outcome: a pair, a lone golden box, a lone batch box, or a golden region.
+
+    ``golden`` and ``batch`` index the golden and batch box tables (-1 where absent); ``iou`` is
+    NaN unless the row is a pair. Rows are ordered by labeling, then outcome, then box.
+    """
+
+    labeling: npt.NDArray[np.int32]
+    outcome: npt.NDArray[np.int8]
+    golden: IndexArray
+    batch: IndexArray
+    iou: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.outcome.shape[0])
+
+    def where(self, outcome: Outcome) -> npt.NDArray[np.bool_]:
+        """Boolean mask of the rows with ``outcome``."""
+        mask: npt.NDArray[np.bool_] = self.outcome == outcome
+        return mask
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Boxes taking part in one pass: which box, which group, and its coordinates."""
+
+    box: IndexArray
+    group: IndexArray
+
+
+def _group_ranges(golden_group: IndexArray, batch_group: IndexArray) -> tuple[IndexArray,
+                                                                               IndexArray]:
+    low = np.searchsorted(golden_group, batch_group, side="left").astype(np.int64)
+    high = np.searchsorted(golden_group, batch_group, side="right").astype(np.int64)
+    return low, high
+
+
+def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray) -> list[tuple[IndexArray,
+                                                                                      IndexArray]]:
+    """All (golden position, batch position) pairs sharing a group key, in bounded chunks.
+
+    Both group arrays must be sorted. Positions index those arrays.
+    """
+    low, high = _group_ranges(golden_group, batch_group)
+    counts = high - low
+    total = int(counts.sum())
+    if total == 0:
+        return []
+    ends = np.cumsum(counts)
+    chunks = []
+    start_batch = 0
+    n_batch = len(batch_group)
+    while start_batch < n_batch:
+        base = int(ends[start_batch - 1]) if start_batch else 0
+        stop_batch = int(np.searchsorted(ends, base + PAIR_CHUNK, side="right"))
+        stop_batch = max(stop_batch, start_batch + 1)
+        part_counts = counts[start_batch:stop_batch]
+        n_pairs = int(part_counts.sum())
+        if n_pairs:
+            batch_pos = np.repeat(np.arange(start_batch, stop_batch, dtype=np.int64), part_counts)
+            first_of_row = np.repeat(np.cumsum(part_counts) - part_counts, part_counts)
+            golden_pos = low[batch_pos] + (np.arange(n_pairs, dtype=np.int64) - first_of_row)
+            chunks.append((golden_pos, batch_pos))
+        start_batch = stop_batch
+    return chunks
+
+
+def _coords(dataset: Dataset, index: IndexArray) -> tuple[FloatArray, FloatArray, FloatArray,
+                                                          FloatArray]:
+    b = dataset.boxes
+    return b.x1[index], b.y1[index], b.x2[index], b.y2[index]
+
+
+def _thresholded_edges(
+    golden: Dataset, batch: Dataset, gside: _Side, bside: _Side, threshold: FloatArray
+) -> tuple[IndexArray, IndexArray, FloatArray]:
+    """Candidate pairs with IoU >= the golden box's threshold, as positions into the sides."""
+    kept_g, kept_b, kept_iou = [], [], []
+    for gpos, bpos in _candidate_pairs(gside.group, bside.group):
+        iou = pair_iou(*_coords(golden, gside.box[gpos]), *_coords(batch, bside.box[bpos]))
+        keep = iou >= threshold[gpos]
+        kept_g.append(gpos[keep])
+        kept_b.append(bpos[keep])
+        kept_iou.append(iou[keep])
+    if not kept_g:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(0)
+    return np.concatenate(kept_g), np.concatenate(kept_b), np.concatenate(kept_iou)
+
+
+def _components(n_left: int, left: IndexArray, right: IndexArray) -> IndexArray:
+    """Connected-component label of each edge in a bipartite graph given as edge lists."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    nodes_left, left_id = np.unique(left, return_inverse=True)
+    nodes_right, right_id = np.unique(right, return_inverse=True)
+    size = len(nodes_left) + len(nodes_right)
+    graph = coo_matrix(
+        (np.ones(len(left)), (left_id, right_id + len(nodes_left))), shape=(size, size)
+    )
+    _, labels = connected_components(graph, directed=False)
+    result: IndexArray = labels[left_id].astype(np.int64)
+    return result
+
+
+def optimal_assignment(
+    golden: Dataset, batch: Dataset, gside: _Side, bside: _Side, threshold: FloatArray
+) -> tuple[IndexArray, IndexArray, FloatArray]:
+    """The one-to-one assignment with the largest total IoU among pairs at or above threshold.
+
+    Returns positions into ``gside`` and ``bside`` and the IoU of each assigned pair. Groups
+    whose acceptable pairs are disjoint single pairs are taken as they are; every other
+    connected group is solved exactly, with its rows and columns in source-id order so that the
+    answer never depends on the order of the input.
+    """
+    g, b, iou = _thresholded_edges(golden, batch, gside, bside, threshold)
+    if len(g) == 0:
+        return g, b, iou
+    g_degree = np.bincount(g, minlength=len(gside.box))
+    b_degree = np.bincount(b, minlength=len(bside.box))
+    single = (g_degree[g] == 1) & (b_degree[b] == 1)
+    out_g, out_b, out_iou = [g[single]], [b[single]], [iou[single]]
+    rest = ~single
+    if rest.any():
+        solved = _solve_components(golden, batch, gside, bside, g[rest], b[rest], iou[rest])
+        out_g.append(solved[0])
+        out_b.append(solved[1])
+        out_iou.append(solved[2])
+    return np.concatenate(out_g), np.concatenate(out_b), np.concatenate(out_iou)
+
+
+def _solve_components(
+    golden: Dataset, batch: Dataset, gside: _Side, bside: _Side,
+    g: IndexArray, b: IndexArray, iou: FloatArray,
+) -> tuple[IndexArray, IndexArray, FloatArray]:
+    from scipy.optimize import linear_sum_assignment
+
+    component = _components(len(gside.box), g, b)
+    # Sort edges by component, then by the golden and batch boxes' source ids and geometry, so
+    # that each component's matrix is laid out the same way whatever the input order was.
+    gbox, bbox = gside.box[g], bside.box[b]
+    gb, bb = golden.boxes, batch.boxes
+    order = np.lexsort((bb.y2[bbox], bb.x2[bbox], bb.y1[bbox], bb.x1[bbox], bb.source_id[bbox],
+                        gb.y2[gbox], gb.x2[gbox], gb.y1[gbox], gb.x1[gbox], gb.source_id[gbox],
+                        component))
+    g, b, iou, component = g[order], b[order], iou[order], component[order]
+    bounds = np.flatnonzero(np.diff(component)) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [len(component)]])
+    picked_g, picked_b, picked_iou = [], [], []
+    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
+        cg, cb, ciou = g[start:stop], b[start:stop], iou[start:stop]
+        rows, row_id = _first_seen_unique(cg)
+        cols, col_id = _first_seen_unique(cb)
+        weights = np.zeros((len(rows), len(cols)))
+        weights[row_id, col_id] = ciou
+        r, c = linear_sum_assignment(weights, maximize=True)
+        positive = weights[r, c] > 0
+        picked_g.append(rows[r[positive]])
+        picked_b.append(cols[c[positive]])
+        picked_iou.append(weights[r[positive], c[positive]])
+    return np.concatenate(picked_g), np.concatenate(picked_b), np.concatenate(picked_iou)
+
+
+def _first_seen_unique(values: IndexArray) -> tuple[IndexArray, IndexArray]:
+    """Unique values in order of first appearance, and each value's position in that list."""
+    unique, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(unique))
+    ordered = np.empty_like(unique)
+    ordered[rank] = unique
+    return ordered, rank[inverse]
+
+
+def _golden_per_labeling(
+    golden: Dataset, alignment: Alignment, golden_usable: npt.NDArray[np.bool_]
+) -> tuple[IndexArray, IndexArray]:
+    """Replicate each golden image's usable boxes once per labeling of that image.
+
+    Returns (golden box index, labeling) for every replica, sorted by labeling then box.
+    """
+    offsets = golden.image_offsets()
+    labelings = alignment.audited.astype(np.int64)
+    targets = alignment.labeling_to_golden[labelings]
+    counts = (offsets[targets + 1] - offsets[targets]).astype(np.int64)
+    n = int(counts.sum())
+    labeling = np.repeat(labelings, counts)
+    first = np.repeat(np.cumsum(counts) - counts, counts)
+    box = np.repeat(offsets[targets].astype(np.int64), counts) + (np.arange(n) - first)
+    keep = golden_usable[box]
+    return box[keep], labeling[keep]
+
+
+def match(
+    golden: Dataset,
+    batch: Dataset,
+    alignment: Alignment,
+    iou_threshold: float | FloatArray = 0.5,
+) -> Matches:
+    """Match every labeling of the batch against its golden image.
+
+    ``iou_threshold`` is one value or one value per class of ``alignment.classes``. Pass 2 uses
+    the golden box's class threshold; crowd regions absorb a left-over batch box when the
+    intersection over the batch box's area reaches the batch box's class threshold.
+    """
+    n_classes = len(alignment.classes)
+    thresholds = np.broadcast_to(np.asarray(iou_threshold, dtype=np.float64), (n_classes,))
+    gb, bb = golden.boxes, batch.boxes
+    golden_class = alignment.golden_class[gb.category] if len(gb) else gb.category
+    batch_class = alignment.batch_class[bb.category] if len(bb) else bb.category
+
+    g_box_all, g_labeling_all = _golden_per_labeling(golden, alignment, np.ones(len(gb), bool))
+    is_region = gb.crowd[g_box_all]
+    g_usable = ~is_region & gb.valid[g_box_all]
+    g_box, g_labeling = g_box_all[g_usable], g_labeling_all[g_usable]
+    region_box, region_labeling = g_box_all[is_region], g_labeling_all[is_region]
+
+    audited_labeling = alignment.labeling_to_golden >= 0
+    in_audit = audited_labeling[bb.image] if len(bb) else np.zeros(0, bool)
+    b_all = np.flatnonzero(in_audit).astype(np.int64)
+    b_invalid = b_all[~bb.valid[b_all]]
+    b_box = b_all[bb.valid[b_all]]
+    b_labeling = bb.image[b_box].astype(np.int64)
+
+    # Pass 1: per labeling and class. Golden replicas are sorted by (labeling, box) and boxes
+    # are sorted by (image, category) within a dataset, so both keys below are already sorted.
+    g_key = g_labeling * n_classes + golden_class[g_box]
+    b_key = b_labeling * n_classes + batch_class[b_box]
+    g_order = np.argsort(g_key, kind="stable")
+    b_order = np.argsort(b_key, kind="stable")
+    g1 = _Side(box=g_box[g_order], group=g_key[g_order])
+    b1 = _Side(box=b_box[b_order], group=b_key[b_order])
+    gpos, bpos, iou1 = optimal_assignment(golden, batch, g1, b1,
+                                          thresholds[golden_class[g1.box]])
+    matched_g, matched_b = g1.box[gpos], b1.box[bpos]
+    matched_labeling = b_labeling[b_order][bpos]
+
+    # Pass 2: class-agnostic, per labeling, on what pass 1 left.
+    g_left = np.ones(len(g1.box), bool)
+    g_left[gpos] = False
+    b_left = np.ones(len(b1.box), bool)
+    b_left[bpos] = False
+    g2_box, g2_lab = g1.box[g_left], g_labeling[g_order][g_left]
+    b2_box, b2_lab = b1.box[b_left], b_labeling[b_order][b_left]
+    g2_order = np.argsort(g2_lab, kind="stable")
+    b2_order = np.argsort(b2_lab, kind="stable")
+    g2 = _Side(box=g2_box[g2_order], group=g2_lab[g2_order])
+    b2 = _Side(box=b2_box[b2_order], group=b2_lab[b2_order])
+    gpos2, bpos2, iou2 = optimal_assignment(golden, batch, g2, b2,
+                                            thresholds[golden_class[g2.box]])
+    wrong_g, wrong_b = g2.box[gpos2], b2.box[bpos2]
+    wrong_labeling = g2.group[gpos2]
+
+    g_rest = np.ones(len(g2.box), bool)
+    g_rest[gpos2] = False
+    b_rest = np.ones(len(b2.box), bool)
+    b_rest[bpos2] = False
+    missing_g, missing_labeling = g2.box[g_rest], g2.group[g_rest]
+    left_b, left_labeling = b2.box[b_rest], b2.group[b_rest]
+
+    # Left-over batch boxes inside a golden crowd/ignore region are ignored, not extra.
+    ignored = _inside_regions(golden, batch, region_box, region_labeling, left_b, left_labeling,
+                              thresholds[batch_class[left_b]])
+
+    parts = [
+        (matched_labeling, Outcome.MATCHED, matched_g, matched_b, iou1),
+        (wrong_labeling, Outcome.WRONG_CLASS, wrong_g, wrong_b, iou2),
+        (missing_labeling, Outcome.MISSING, missing_g, None, None),
+        (left_labeling[~ignored], Outcome.EXTRA, None, left_b[~ignored], None),
+        (left_labeling[ignored], Outcome.IGNORED, None, left_b[ignored], None),
+        (region_labeling, Outcome.REGION, region_box, None, None),
+        (bb.image[b_invalid].astype(np.int64), Outcome.INVALID, None, b_invalid, None),
+    ]
+    return _assemble(parts)
+
+
+def _inside_regions(
+    golden: Dataset, batch: Dataset, region_box: IndexArray, region_labeling: IndexArray,
+    left_b: IndexArray, left_labeling: IndexArray, threshold: FloatArray,
+) -> npt.NDArray[np.bool_]:
+    inside = np.zeros(len(left_b), bool)
+    if len(region_box) == 0 or len(left_b) == 0:
+        return inside
+    r_order = np.argsort(region_labeling, kind="stable")
+    l_order = np.argsort(left_labeling, kind="stable")
+    r_group, l_group = region_labeling[r_order], left_labeling[l_order]
+    for rpos, lpos in _candidate_pairs(r_group, l_group):
+        ioa = pair_ioa(*_coords(batch, left_b[l_order][lpos]),
+                       *_coords(golden, region_box[r_order][rpos]))
+        hit = lpos[ioa >= threshold[l_order][lpos]]
+        inside[l_order[hit]] = True
+    return inside
+
+
+def _assemble(
+    parts: list[tuple[IndexArray, Outcome, IndexArray | None, IndexArray | None,
+                      FloatArray | None]],
+) -> Matches:
+    labeling, outcome, golden, batch, iou = [], [], [], [], []
+    for lab, kind, g, b, v in parts:
+        n = len(lab)
+        labeling.append(lab.astype(np.int32))
+        outcome.append(np.full(n, int(kind), np.int8))
+        golden.append(g.astype(np.int64) if g is not None else np.full(n, -1, np.int64))
+        batch.append(b.astype(np.int64) if b is not None else np.full(n, -1, np.int64))
+        iou.append(v if v is not None else np.full(n, np.nan))
+    all_labeling = np.concatenate(labeling)
+    all_outcome = np.concatenate(outcome)
+    all_golden = np.concatenate(golden)
+    all_batch = np.concatenate(batch)
+    order = np.lexsort((all_batch, all_golden, all_outcome, all_labeling))
+    return Matches(
+        labeling=all_labeling[order],
+        outcome=all_outcome[order],
+        golden=all_golden[order],
+        batch=all_batch[order],
+        iou=np.concatenate(iou)[order],
+    )

@@ -1,0 +1,72 @@
+"""Write the audit's files into ``--out``, atomically: all of them, or none and a clear error.
+
+Each file is written to a temporary name in the output folder and renamed into place once every
+file is complete, so an interrupted or failed run never leaves a half-written Parquet file.
+
+Example:
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> write_atomically(out, {"note.txt": lambda p: p.write_text("hi")})
+    [PosixPath('.../note.txt')]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from bbqa.errors import BbqaError
+
+Writer = Callable[[Path], Any]
+
+
+class OutputError(BbqaError):
+    """An output file could not be written (I/O)."""
+
+
+def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
+    """Run each writer on a temporary path in ``folder``, then rename all into place."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, writer in writers.items():
+            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            os.close(handle)
+            staged.append((Path(temp), folder / name))
+            writer(Path(temp))
+        for temp, final in staged:
+            os.replace(temp, final)
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
+    finally:
+        for temp, _ in staged:
+            temp.unlink(missing_ok=True)
+    return [final for _, final in staged]
+
+
+def summary_json(summary: Mapping[str, Any]) -> str:
+    """The summary document as stable, strict JSON (no NaN), ending in a newline."""
+    return json.dumps(summary, indent=2, allow_nan=False) + "\n"
+
+
+def write_audit(result: Any, folder: Path) -> list[Path]:
+    """Write ``boxes.parquet``, ``classes.parquet`` and ``summary.json`` for an audit."""
+    import pyarrow.parquet as pq
+
+    from bbqa.tables import boxes_table, classes_table
+
+    boxes = boxes_table(result)
+    classes = classes_table(result)
+    text = summary_json(result.summary)
+    return write_atomically(folder, {
+        "boxes.parquet": lambda p: pq.write_table(boxes, p),
+        "classes.parquet": lambda p: pq.write_table(classes, p),
+        "summary.json": lambda p: p.write_text(text, encoding="utf-8"),
+    })
