@@ -265,11 +265,11 @@ def write_yolo(g: Golden, root: Path, skip_crowd: bool = True) -> None:
     (root / "image_sizes.csv").write_text("\n".join(rows) + "\n")
     for i in range(len(g.widths)):
         lines = []
-        W, H = g.widths[i], g.heights[i]
+        W, H = float(g.widths[i]), float(g.heights[i])
         for k in np.flatnonzero(g.image == i).tolist():
             if skip_crowd and g.crowd[k]:
                 continue
-            x1, y1, x2, y2 = g.xyxy[k]
+            x1, y1, x2, y2 = (float(v) for v in g.xyxy[k])
             lines.append(f"{int(g.category[k])} {(x1 + x2) / 2 / W!r} {(y1 + y2) / 2 / H!r} "
                          f"{(x2 - x1) / W!r} {(y2 - y1) / H!r}")
         (root / "labels" / f"{Path(file_name(i)).stem}.txt").write_text(

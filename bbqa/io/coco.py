@@ -93,8 +93,8 @@ def _explain(raw: bytes, exc: msgspec.DecodeError, path: Path) -> InputError:
     text = str(exc)
     if not isinstance(exc, msgspec.ValidationError):
         match = re.search(r"byte (\d+)", text)
-        if match:
-            offset = int(match.group(1))
+        if match or "truncated" in text:
+            offset = int(match.group(1)) if match else len(raw)
             line, column = _line_column(raw, offset)
             hint = ""
             if raw[offset:offset + 3] in (b"NaN", b"Inf") or raw[offset:offset + 4] == b"-Inf":
