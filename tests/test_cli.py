@@ -1,0 +1,252 @@
+"""The command line through Typer's runner: report, Parquet outputs and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from bbqa.cli import app
+from bbqa.tables import BOXES_SCHEMA, CLASSES_SCHEMA
+from tests.conftest import ROOT
+from tests.test_geometry import brute_iou
+
+DEMO = ROOT / "fixtures" / "demo"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    code, stdout, stderr = run("audit", str(DEMO / "batch.json"), "--golden",
+                               str(DEMO / "golden.json"), "--out", str(out))
+    assert code == 0, stderr
+    return out, stdout
+
+
+def test_demo_report_has_summary_and_class_table(demo_out: tuple[Path, str]) -> None:
+    _, stdout = demo_out
+    assert "bbqa audit" in stdout and "Per-class IoU" in stdout
+    golden = json.loads((DEMO / "golden.json").read_text())
+    for category in golden["categories"]:
+        assert category["name"] in stdout
+    assert "not delivered" in stdout
+
+
+def test_boxes_parquet_schema_and_ious(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    table = pq.read_table(out / "boxes.parquet")
+    assert table.schema.equals(BOXES_SCHEMA)
+    rows = table.to_pylist()
+    pairs = [r for r in rows if r["outcome"] in ("matched", "wrong_class")]
+    assert pairs
+    for r in pairs:
+        g = [r["golden_x1"], r["golden_y1"], r["golden_x2"], r["golden_y2"]]
+        b = [r["batch_x1"], r["batch_y1"], r["batch_x2"], r["batch_y2"]]
+        assert r["iou"] == pytest.approx(brute_iou(g, b), abs=1e-12)
+        assert r["iou"] >= 0.5
+        assert (r["golden_class"] == r["batch_class"]) == (r["outcome"] == "matched")
+    for r in rows:
+        has_g = r["golden_id"] is not None
+        has_b = r["batch_id"] is not None
+        expected = {"matched": (True, True), "wrong_class": (True, True),
+                    "missing": (True, False), "extra": (False, True), "ignored": (False, True),
+                    "region": (True, False), "invalid": (False, True)}[r["outcome"]]
+        assert (has_g, has_b) == expected
+        assert (r["iou"] is not None) == (r["outcome"] in ("matched", "wrong_class"))
+
+
+def test_boxes_parquet_accounts_for_every_box_of_the_input(demo_out: tuple[Path, str]) -> None:
+    """Every golden box of a delivered image and every batch box of an audited image has one
+    row per labeling: counted here from the JSON files directly."""
+    out, _ = demo_out
+    rows = pq.read_table(out / "boxes.parquet").to_pylist()
+    golden = json.loads((DEMO / "golden.json").read_text())
+    batch = json.loads((DEMO / "batch.json").read_text())
+    golden_names = {im["id"]: im["file_name"] for im in golden["images"]}
+    batch_names = {im["id"]: im["file_name"] for im in batch["images"]}
+    shared = set(golden_names.values()) & set(batch_names.values())
+    golden_ids = {str(a["id"]) for a in golden["annotations"]
+                  if golden_names[a["image_id"]] in shared}
+    batch_ids = {str(a["id"]) for a in batch["annotations"]
+                 if batch_names[a["image_id"]] in shared}
+    assert {r["golden_id"] for r in rows if r["golden_id"]} == golden_ids
+    assert {r["batch_id"] for r in rows if r["batch_id"]} == batch_ids
+    assert len([r for r in rows if r["golden_id"]]) == len(golden_ids)
+    annotators = {im["file_name"]: im["annotator"] for im in batch["images"]}
+    for r in rows:
+        assert r["annotator"] == annotators[r["image"]]
+
+
+def test_classes_parquet_counts_follow_from_boxes_parquet(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    classes = pq.read_table(out / "classes.parquet")
+    assert classes.schema.equals(CLASSES_SCHEMA)
+    rows = pq.read_table(out / "boxes.parquet").to_pylist()
+    by_golden = Counter((r["outcome"], r["golden_class"]) for r in rows)
+    by_batch = Counter((r["outcome"], r["batch_class"]) for r in rows)
+    for c in classes.to_pylist():
+        name = c["class"]
+        matched = by_golden["matched", name]
+        golden_n = matched + by_golden["missing", name] + by_golden["wrong_class", name]
+        batch_n = (matched + by_batch["wrong_class", name] + by_batch["extra", name]
+                   + by_batch["ignored", name])
+        assert (c["matched"], c["golden"], c["batch"]) == (matched, golden_n, batch_n)
+        assert c["extra"] == by_batch["extra", name]
+        assert c["recall"] == pytest.approx(matched / golden_n)
+        assert c["precision"] == pytest.approx(matched / (batch_n - by_batch["ignored", name]))
+        ious = np.array([r["iou"] for r in rows
+                         if r["outcome"] == "matched" and r["golden_class"] == name])
+        assert c["iou_mean"] == pytest.approx(sum(ious) / len(ious))
+        ordered = sorted(ious)
+        # Linear interpolation between order statistics, written out for the median.
+        mid = (len(ordered) - 1) / 2
+        median = ordered[int(mid)] + (ordered[-(-int(mid * 2) // 2)] - ordered[int(mid)]) * (
+            mid - int(mid))
+        assert c["iou_median"] == pytest.approx(median)
+        assert c["iou_min"] == min(ious)
+        assert c["iou_std"] == pytest.approx(
+            (sum((x - c["iou_mean"]) ** 2 for x in ious) / (len(ious) - 1)) ** 0.5)
+    medians = [c["iou_median"] for c in classes.to_pylist()]
+    assert medians == sorted(medians), "classes are listed worst median IoU first"
+
+
+def test_summary_json_is_strict_json(demo_out: tuple[Path, str]) -> None:
+    out, _ = demo_out
+    summary = json.loads((out / "summary.json").read_text())
+    outcomes = summary["outcomes"]
+    assert summary["boxes"]["golden"] == (outcomes["matched"] + outcomes["missing"]
+                                          + outcomes["wrong_class"])
+    assert summary["images"]["not_delivered"] == 3
+    assert summary["images"]["not_audited_keys"] == ["extra_0.jpg", "extra_1.jpg"]
+
+
+def test_outputs_are_deterministic(tmp_path: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        code, _, _ = run("audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"),
+                         "--out", str(tmp_path / name), "--quiet")
+        assert code == 0
+        outs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
+    assert outs[0] == outs[1]
+    assert sorted(outs[0]) == ["boxes.parquet", "classes.parquet", "summary.json"]
+
+
+def test_quiet_prints_nothing(tmp_path: Path) -> None:
+    code, stdout, _ = run("audit", str(DEMO / "batch.json"), "--golden",
+                          str(DEMO / "golden.json"), "--quiet")
+    assert code == 0 and stdout == ""
+
+
+def coco(tmp_path: Path, name: str, file_name: str = "a.jpg", **extra: object) -> Path:
+    doc = {"images": [{"id": 1, "file_name": file_name, "width": 100, "height": 100}],
+           "categories": [{"id": 1, "name": "car"}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}]}
+    doc.update(extra)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    golden = coco(tmp_path, "golden.json")
+    batch = coco(tmp_path, "batch.json")
+    assert run("audit", str(batch), "--golden", str(golden))[0] == 0
+    # An unreadable batch: the delivery is unusable (1).
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [')
+    code, _, stderr = run("audit", str(broken), "--golden", str(golden))
+    assert code == 1 and "batch" in stderr and "broken.json:1" in stderr
+    # An unreadable or invalid golden set, or a missing path (2).
+    assert run("audit", str(batch), "--golden", str(broken))[0] == 2
+    assert run("audit", str(batch), "--golden", str(tmp_path / "nope.json"))[0] == 2
+    invalid = coco(tmp_path, "invalid.json", annotations=[
+        {"id": 1, "image_id": 1, "category_id": 5, "bbox": [0, 0, 1, 1]}])
+    code, _, stderr = run("audit", str(batch), "--golden", str(invalid))
+    assert code == 2 and "annotation id 1" in stderr and "is not in 'categories'" in stderr
+    # No image in common: 2, unless --allow-empty.
+    other = coco(tmp_path, "other.json", file_name="zzz.jpg")
+    code, _, stderr = run("audit", str(other), "--golden", str(golden))
+    assert code == 2 and "no image in common" in stderr and "zzz.jpg" in stderr
+    assert run("audit", str(other), "--golden", str(golden), "--allow-empty", "-q")[0] == 0
+    # Usage errors.
+    assert run("audit", str(batch), "--golden", str(golden), "--iou", "1.5")[0] == 2
+    assert run("audit", str(batch), "--golden", str(golden), "--image-key", "nope")[0] == 2
+    assert run("audit", str(batch))[0] == 2
+
+
+def test_batch_box_problems_are_findings_not_failures(tmp_path: Path) -> None:
+    golden = coco(tmp_path, "golden.json")
+    batch = coco(tmp_path, "batch.json", annotations=[
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
+        {"id": 2, "image_id": 1, "category_id": 9, "bbox": [0, 0, 10, 10]},
+        {"id": 3, "image_id": 1, "category_id": 1, "bbox": [5, 5, 0, 10]},
+    ])
+    code, stdout, _ = run("audit", str(batch), "--golden", str(golden), "--out",
+                          str(tmp_path / "out"))
+    assert code == 0
+    assert "annotation id 2" in stdout and "annotation id 3" in stdout
+    rows = pq.read_table(tmp_path / "out" / "boxes.parquet").to_pylist()
+    assert {(r["outcome"], r["batch_id"]) for r in rows} == {("matched", "1"), ("invalid", "3")}
+
+
+def test_class_map_renames_batch_classes(tmp_path: Path) -> None:
+    golden = coco(tmp_path, "golden.json")
+    batch = coco(tmp_path, "batch.json", categories=[{"id": 1, "name": "automobile"}])
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("old,new\nautomobile,car\n")
+    out = tmp_path / "out"
+    assert run("audit", str(batch), "--golden", str(golden), "--out", str(out), "-q")[0] == 0
+    assert pq.read_table(out / "boxes.parquet").column("outcome").to_pylist() == [
+        "wrong_class"]
+    assert run("audit", str(batch), "--golden", str(golden), "--class-map", str(mapping),
+               "--out", str(out), "-q")[0] == 0
+    assert pq.read_table(out / "boxes.parquet").column("outcome").to_pylist() == ["matched"]
+
+
+def test_failed_write_leaves_previous_outputs_intact(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    args = ("audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "--out",
+            str(out), "-q")
+    assert run(*args)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def broken_write(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pyarrow.parquet.write_table", broken_write)
+    code, _, stderr = run(*args)
+    assert code == 2 and "No space left" in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_internal_errors_are_one_line_with_exit_3(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    # ``bbqa.audit`` is the function; the module is reached through sys.modules.
+    monkeypatch.setattr(sys.modules["bbqa.audit"], "match", explode)
+    code, _, stderr = run("audit", str(DEMO / "batch.json"), "--golden",
+                          str(DEMO / "golden.json"))
+    assert code == 3
+    assert "internal error: RuntimeError: boom" in stderr and "Traceback" not in stderr
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run([sys.executable, "-m", "bbqa", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0 and done.stdout.startswith("bbqa ")
