@@ -8,7 +8,7 @@ Example:
     >>> from bbqa.dataset import Boxes, Dataset, Images
     >>> golden = Dataset.build(Images.build(["a.jpg", "b.jpg"], [9, 9], [9, 9]), ["car"],
     ...                        Boxes.empty())
-    >>> batch = Dataset.build(Images.build(["b.png"], [9], [9]), ["car"], Boxes.empty())
+    >>> batch = Dataset.build(Images.build(["b"], [9], [9]), ["car"], Boxes.empty())
     >>> align(golden, batch).labeling_to_golden.tolist()
     [1]
 """

@@ -70,8 +70,9 @@ def labeling_annotators(batch: Dataset) -> npt.NDArray[np.int64]:
     """
     names = annotator_names(batch)
     position = {name: i for i, name in enumerate(names)}
-    per_image = np.array([position.get(a, -1) if a else -1 for a in batch.images.annotator.tolist()],
-                         dtype=np.int64)
+    per_image = np.array(
+        [position.get(a, -1) if a else -1 for a in batch.images.annotator.tolist()],
+        dtype=np.int64)
     boxes = batch.boxes
     known = boxes.annotator >= 0
     if known.any():

@@ -230,9 +230,9 @@ def batch_coco(g: Golden, seed: int) -> dict[str, Any]:
             add(5000 + i, name, box + rng.normal(0, 1.0, 4), occluded, truncated)
     # Extras: boxes around nothing.
     for i in np.flatnonzero(delivered & (rng.random(n_images) < 0.15)).tolist():
-        W, H = g.widths[i], g.heights[i]
-        bw, bh = W * rng.uniform(0.02, 0.1), H * rng.uniform(0.03, 0.15)
-        bx, by = rng.uniform(0, W - bw), rng.uniform(0, H - bh)
+        width, height = g.widths[i], g.heights[i]
+        bw, bh = width * rng.uniform(0.02, 0.1), height * rng.uniform(0.03, 0.15)
+        bx, by = rng.uniform(0, width - bw), rng.uniform(0, height - bh)
         add(5000 + i, str(rng.choice(names)), np.array([bx, by, bx + bw, by + bh]), False, False)
     categories = [{"id": cat_id[n], "name": n} for n in names]
     return {"info": {"description": "bbqa synthetic vendor batch"}, "images": images,
@@ -265,13 +265,14 @@ def write_yolo(g: Golden, root: Path, skip_crowd: bool = True) -> None:
     (root / "image_sizes.csv").write_text("\n".join(rows) + "\n")
     for i in range(len(g.widths)):
         lines = []
-        W, H = float(g.widths[i]), float(g.heights[i])
+        width, height = float(g.widths[i]), float(g.heights[i])
         for k in np.flatnonzero(g.image == i).tolist():
             if skip_crowd and g.crowd[k]:
                 continue
             x1, y1, x2, y2 = (float(v) for v in g.xyxy[k])
-            lines.append(f"{int(g.category[k])} {(x1 + x2) / 2 / W!r} {(y1 + y2) / 2 / H!r} "
-                         f"{(x2 - x1) / W!r} {(y2 - y1) / H!r}")
+            centre = f"{(x1 + x2) / 2 / width!r} {(y1 + y2) / 2 / height!r}"
+            size = f"{(x2 - x1) / width!r} {(y2 - y1) / height!r}"
+            lines.append(f"{int(g.category[k])} {centre} {size}")
         (root / "labels" / f"{Path(file_name(i)).stem}.txt").write_text(
             "".join(line + "\n" for line in lines))
 

@@ -151,9 +151,11 @@ def test_quiet_prints_nothing(tmp_path: Path) -> None:
 
 
 def coco(tmp_path: Path, name: str, file_name: str = "a.jpg", **extra: object) -> Path:
-    doc = {"images": [{"id": 1, "file_name": file_name, "width": 100, "height": 100}],
-           "categories": [{"id": 1, "name": "car"}],
-           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}]}
+    doc: dict[str, object] = {
+        "images": [{"id": 1, "file_name": file_name, "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "car"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]}],
+    }
     doc.update(extra)
     path = tmp_path / name
     path.write_text(json.dumps(doc))

@@ -32,8 +32,12 @@ def test_iou_matrix_equals_brute_force_loop() -> None:
 def test_iou_matrix_equals_pycocotools() -> None:
     rng = np.random.default_rng(2)
     a, b = random_boxes(rng, 60, 500.0), random_boxes(rng, 50, 500.0)
-    to_xywh = lambda boxes: np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])  # noqa: E731
-    reference = coco_mask.iou(to_xywh(a).tolist(), to_xywh(b).tolist(), [0] * len(b))
+    def to_xywh(boxes: np.ndarray) -> list[list[float]]:
+        xywh: list[list[float]] = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]]
+                                                  ).tolist()
+        return xywh
+
+    reference = coco_mask.iou(to_xywh(a), to_xywh(b), [0] * len(b))
     np.testing.assert_allclose(iou_matrix(a, b), reference, rtol=1e-12, atol=1e-12)
 
 
@@ -41,7 +45,8 @@ def test_pair_iou_is_elementwise() -> None:
     rng = np.random.default_rng(3)
     a, b = random_boxes(rng, 25), random_boxes(rng, 25)
     got = pair_iou(*a.T, *b.T)
-    np.testing.assert_allclose(got, [brute_iou(list(x), list(y)) for x, y in zip(a, b)])
+    expected = [brute_iou(list(x), list(y)) for x, y in zip(a, b, strict=True)]
+    np.testing.assert_allclose(got, expected)
 
 
 @pytest.mark.parametrize(

@@ -140,8 +140,10 @@ def test_optimal_total_never_below_greedy_and_beats_it_somewhere() -> None:
     for case in range(300):
         # Boxes around one centre with random sizes: several partners above threshold each.
         centre = rng.uniform(20, 30, 2)
-        g = np.concatenate([centre - rng.uniform(3, 8, (3, 2)), centre + rng.uniform(3, 8, (3, 2))], 1)
-        b = np.concatenate([centre - rng.uniform(3, 8, (3, 2)), centre + rng.uniform(3, 8, (3, 2))], 1)
+        g = np.concatenate([centre - rng.uniform(3, 8, (3, 2)),
+                            centre + rng.uniform(3, 8, (3, 2))], 1)
+        b = np.concatenate([centre - rng.uniform(3, 8, (3, 2)),
+                            centre + rng.uniform(3, 8, (3, 2))], 1)
         g_rows: list[Row] = [(0, "a", *r.tolist(), f"g{i}") for i, r in enumerate(g)]
         b_rows: list[Row] = [(0, "a", *r.tolist(), f"b{i}") for i, r in enumerate(b)]
         golden = make_dataset(["x.jpg"], g_rows)

@@ -14,7 +14,7 @@ Example:
     ...     "<ymax>20</ymax></bndbox></object></annotation>")
     >>> ds = load(folder)
     >>> ds.boxes.x1.tolist(), ds.boxes.x2.tolist(), ds.boxes.source_id.tolist()[0][-2:]
-    ([0.0], [10.0], ['#0'])
+    ([0.0], [10.0], '#0')
 """
 
 from __future__ import annotations
@@ -72,8 +72,8 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
         root = ElementTree.fromstring(raw)
     except ElementTree.ParseError as exc:
         line, column = getattr(exc, "position", (None, None))
-        raise InputError(f"malformed XML (column {column}): {exc.msg if hasattr(exc, 'msg') else exc}",
-                         path=path, line=line) from exc
+        raise InputError(f"malformed XML (column {column}): {exc}", path=path,
+                         line=line) from exc
     except DefusedXmlException as exc:
         raise InputError(f"refused unsafe XML: {exc}", path=path) from exc
     if root.tag != "annotation":
@@ -128,9 +128,12 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     files = xml_files(path)
     if not files:
         raise InputError("no VOC XML files (*.xml) found", path=path)
-    images_by_stem = {k: v for k, v in index_images(images).items()} if images else {}
+    images_by_stem = index_images(images) if images else {}
     problems: list[Problem] = []
-    keys, widths, heights, sources = [], [], [], []
+    keys: list[str] = []
+    widths: list[float] = []
+    heights: list[float] = []
+    sources: list[str] = []
     names: list[str] = []
     name_index: dict[str, int] = {}
     rows: list[list[float]] = []

@@ -37,10 +37,10 @@ def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
     staged: list[tuple[Path, Path]] = []
     try:
         for name, writer in writers.items():
-            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
             os.close(handle)
-            staged.append((Path(temp), folder / name))
-            writer(Path(temp))
+            staged.append((Path(temp_name), folder / name))
+            writer(Path(temp_name))
         for temp, final in staged:
             os.replace(temp, final)
     except OSError as exc:

@@ -2,7 +2,7 @@
 
 Example:
     >>> sparkline([0, 1, 4, 8])
-    ' ▂▄█'
+    ' ▁▄█'
 """
 
 from __future__ import annotations
