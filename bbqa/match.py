@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment
+from bbqa.assign import best_assignment, components
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.geometry import pair_ioa, pair_iou
 
@@ -144,22 +145,6 @@ def _thresholded_edges(
     return np.concatenate(kept_g), np.concatenate(kept_b), np.concatenate(kept_iou)
 
 
-def _components(n_left: int, left: IndexArray, right: IndexArray) -> IndexArray:
-    """Connected-component label of each edge in a bipartite graph given as edge lists."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    nodes_left, left_id = np.unique(left, return_inverse=True)
-    nodes_right, right_id = np.unique(right, return_inverse=True)
-    size = len(nodes_left) + len(nodes_right)
-    graph = coo_matrix(
-        (np.ones(len(left)), (left_id, right_id + len(nodes_left))), shape=(size, size)
-    )
-    _, labels = connected_components(graph, directed=False)
-    result: IndexArray = labels[left_id].astype(np.int64)
-    return result
-
-
 def optimal_assignment(
     golden: Dataset, batch: Dataset, gside: _Side, bside: _Side, threshold: FloatArray
 ) -> tuple[IndexArray, IndexArray, FloatArray]:
@@ -190,43 +175,37 @@ def _solve_components(
     golden: Dataset, batch: Dataset, gside: _Side, bside: _Side,
     g: IndexArray, b: IndexArray, iou: FloatArray,
 ) -> tuple[IndexArray, IndexArray, FloatArray]:
-    from scipy.optimize import linear_sum_assignment
-
-    component = _components(len(gside.box), g, b)
-    # Sort edges by component, then by the golden and batch boxes' source ids and geometry, so
-    # that each component's matrix is laid out the same way whatever the input order was.
+    component = components(g, b)
+    # Lay each component out by the golden and batch boxes' source ids and geometry, so that
+    # ties between equal totals are broken the same way whatever the input order was.
     gbox, bbox = gside.box[g], bside.box[b]
     gb, bb = golden.boxes, batch.boxes
-    order = np.lexsort((bb.y2[bbox], bb.x2[bbox], bb.y1[bbox], bb.x1[bbox], bb.source_id[bbox],
-                        gb.y2[gbox], gb.x2[gbox], gb.y1[gbox], gb.x1[gbox], gb.source_id[gbox],
-                        component))
+    order = np.lexsort((b, bb.y2[bbox], bb.x2[bbox], bb.y1[bbox], bb.x1[bbox],
+                        bb.source_id[bbox], g, gb.y2[gbox], gb.x2[gbox], gb.y1[gbox],
+                        gb.x1[gbox], gb.source_id[gbox], component))
     g, b, iou, component = g[order], b[order], iou[order], component[order]
-    bounds = np.flatnonzero(np.diff(component)) + 1
-    starts = np.concatenate([[0], bounds])
-    stops = np.concatenate([bounds, [len(component)]])
-    picked_g, picked_b, picked_iou = [], [], []
-    for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-        cg, cb, ciou = g[start:stop], b[start:stop], iou[start:stop]
-        rows, row_id = _first_seen_unique(cg)
-        cols, col_id = _first_seen_unique(cb)
-        weights = np.zeros((len(rows), len(cols)))
-        weights[row_id, col_id] = ciou
-        r, c = linear_sum_assignment(weights, maximize=True)
-        positive = weights[r, c] > 0
-        picked_g.append(rows[r[positive]])
-        picked_b.append(cols[c[positive]])
-        picked_iou.append(weights[r[positive], c[positive]])
-    return np.concatenate(picked_g), np.concatenate(picked_b), np.concatenate(picked_iou)
+    row = _rank_within(component, g)
+    col = _rank_within(component, b)
+    chosen = best_assignment(component, row, col, iou)
+    return g[chosen], b[chosen], iou[chosen]
 
 
-def _first_seen_unique(values: IndexArray) -> tuple[IndexArray, IndexArray]:
-    """Unique values in order of first appearance, and each value's position in that list."""
-    unique, first, inverse = np.unique(values, return_index=True, return_inverse=True)
-    rank = np.empty(len(unique), dtype=np.int64)
-    rank[np.argsort(first, kind="stable")] = np.arange(len(unique))
-    ordered = np.empty_like(unique)
-    ordered[rank] = unique
-    return ordered, rank[inverse]
+def _rank_within(component: IndexArray, node: IndexArray) -> IndexArray:
+    """Each node's position among its component's nodes, in order of first appearance.
+
+    ``component`` must be sorted; a node belongs to exactly one component.
+    """
+    unique, first, inverse = np.unique(node, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")
+    # Nodes ordered by first appearance are grouped by component (components are sorted), so
+    # subtracting the position of each component's first node gives the rank within it.
+    node_component = component[first[by_first]]
+    starts = np.flatnonzero(np.r_[True, node_component[1:] != node_component[:-1]])
+    start_of = np.repeat(starts, np.diff(np.r_[starts, len(unique)]))
+    rank = np.empty(len(unique), np.int64)
+    rank[by_first] = np.arange(len(unique)) - start_of
+    result: IndexArray = rank[inverse]
+    return result
 
 
 def _golden_per_labeling(

@@ -49,8 +49,8 @@ CLASSES_SCHEMA = pa.schema(
 
 def _lookup(names: list[str], index: npt.NDArray[np.int64]) -> pa.Array:
     """``names[index]`` as an Arrow string array, null where ``index`` is negative."""
-    indices = pa.array(index, type=pa.int64(), mask=index < 0)
-    return pa.array(names, type=pa.string()).take(indices)
+    lookup = np.asarray(names if names else [""], dtype=np.str_)
+    return pa.array(lookup[np.maximum(index, 0)], type=pa.string(), mask=index < 0)
 
 
 def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
@@ -58,7 +58,7 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
     present = index >= 0
     taken = values[np.where(present, index, 0)] if len(values) else np.zeros(len(index))
     if taken.dtype.kind == "U":
-        return pa.array(taken.tolist(), type=pa.string(), mask=~present)
+        return pa.array(taken, type=pa.string(), mask=~present)
     return pa.array(taken, mask=~present)
 
 

@@ -183,7 +183,7 @@ def batch_coco(g: Golden, seed: int) -> dict[str, Any]:
     ]
     # Two images the golden set does not have.
     for j in range(2):
-        images.append({"id": 9000 + j, "file_name": f"extra_{j}.jpg", "width": 1280,
+        images.append({"id": 10_000_000 + j, "file_name": f"extra_{j}.jpg", "width": 1280,
                        "height": 720, "annotator": ANNOTATORS[0].name})
     annotations: list[dict[str, Any]] = []
 

@@ -18,22 +18,23 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, encode_attribute
+from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 
 Scalar = str | int | float | bool | None
 
 
-class _Image(msgspec.Struct):
+class _Image(msgspec.Struct, gc=False):
     id: int | str
     file_name: str
     width: float
@@ -42,12 +43,12 @@ class _Image(msgspec.Struct):
     scene: str | None = None
 
 
-class _Category(msgspec.Struct):
+class _Category(msgspec.Struct, gc=False):
     id: int | str
     name: str
 
 
-class _Annotation(msgspec.Struct):
+class _Annotation(msgspec.Struct, gc=False):
     id: int | str
     image_id: int | str
     category_id: int | str
@@ -59,7 +60,7 @@ class _Annotation(msgspec.Struct):
     attributes: dict[str, Any] | None = None
 
 
-class _CocoFile(msgspec.Struct):
+class _CocoFile(msgspec.Struct, gc=False):
     images: list[_Image]
     categories: list[_Category]
     annotations: list[_Annotation] = []
@@ -75,11 +76,19 @@ def load(path: Path) -> Dataset:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    # The collector would walk the hundreds of thousands of new objects a big file makes, again
+    # and again, without ever finding a cycle among them: it is paused while they are built.
+    paused = gc.isenabled()
+    gc.disable()
     try:
-        doc = _DECODER.decode(raw)
-    except msgspec.DecodeError as exc:
-        raise _explain(raw, exc, path) from None
-    return _build(doc, path)
+        try:
+            doc = _DECODER.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise _explain(raw, exc, path) from None
+        return _build(doc, path)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _line_column(raw: bytes, offset: int) -> tuple[int, int]:
@@ -139,7 +148,23 @@ def _check_id_types(values: Sequence[int | str], what: str, path: Path) -> None:
 
 def _file_key(file_name: str) -> str:
     # COCO exports written on Windows keep backslashes; the key is the name without its folder.
-    return PureWindowsPath(PurePosixPath(file_name).name).name
+    return file_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+
+
+def _encode_attribute(values: list[Any]) -> Attribute:
+    """Dictionary-encode raw JSON attribute values, converting each distinct value once."""
+    # Keyed by type too: True == 1 as a dict key, but they are different attribute values.
+    texts: dict[tuple[type, Any], str | None] = {}
+    raw: list[str | None] = []
+    for value in values:
+        try:
+            text = texts[type(value), value]
+        except KeyError:
+            text = texts[type(value), value] = _attribute_text(value)
+        except TypeError:  # a list or object: not hashable, converted on its own
+            text = _attribute_text(value)
+        raw.append(text)
+    return encode_attribute(raw)
 
 
 def _attribute_text(value: Any) -> str | None:
@@ -245,8 +270,9 @@ def _build(doc: _CocoFile, path: Path) -> Dataset:
         (annotator_of(a.annotator) if a.annotator is not None
          else image_annotator[image_row[a.image_id]] for a in final), np.int32, len(final))
     attribute_names = sorted({k for a in final if a.attributes for k in a.attributes})
+    no_attributes: dict[str, Any] = {}
     attributes = {
-        name: encode_attribute([_attribute_text((a.attributes or {}).get(name)) for a in final])
+        name: _encode_attribute([(a.attributes or no_attributes).get(name) for a in final])
         for name in attribute_names
     }
     ids = [a.id for a in final]
