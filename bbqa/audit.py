@@ -27,6 +27,8 @@ from bbqa.match import Matches, Outcome, match
 from bbqa.metrics.classes import ClassTable, class_table, iou_distribution
 from bbqa.metrics.stats import rate, wilson_interval
 
+# Bumped when a key of summary.json changes meaning or disappears; new keys do not bump it.
+SUMMARY_SCHEMA_VERSION = 1
 # How many not-delivered / not-audited image keys the summary lists by name.
 LISTED_KEYS = 20
 
@@ -145,6 +147,7 @@ def build_summary(golden: Dataset, batch: Dataset, alignment: Alignment, matches
     iou = iou_distribution(matches.iou[matches.where(Outcome.MATCHED)])
     audited = alignment.audited
     return {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
         "golden": golden.path,
         "batch": batch.path,
         "iou_threshold": options.iou,

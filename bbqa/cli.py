@@ -108,9 +108,10 @@ def audit(
     out: Annotated[Path | None, typer.Option(
         help="Folder for boxes.parquet, classes.parquet and summary.json.")] = None,
     allow_empty: Annotated[bool, typer.Option(
-        help="Exit 0 even when golden and batch share no image.")] = False,
+        "--allow-empty", help="Exit 0 even when golden and batch share no image.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report, no progress.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug",
+                                        help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Audit a labeled batch against a golden set: per-class IoU and outcome tables."""
     run_guarded(partial(_audit, batch, golden, iou, batch_format, golden_format, sizes, images,

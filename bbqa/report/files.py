@@ -35,12 +35,16 @@ def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
     except OSError as exc:
         raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
     staged: list[tuple[Path, Path]] = []
+    # mkstemp creates private files; outputs get the permissions any new file would get.
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         for name, writer in writers.items():
             handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
             os.close(handle)
             staged.append((Path(temp_name), folder / name))
             writer(Path(temp_name))
+            os.chmod(temp_name, 0o666 & ~umask)
         for temp, final in staged:
             os.replace(temp, final)
     except OSError as exc:

@@ -8,6 +8,7 @@ Example:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from bbqa.dataset import Level, Problem
 
 _BARS = " ▁▂▃▄▅▆▇█"
 # How many golden warnings and batch findings are printed before the rest is summarised.
-LISTED_PROBLEMS = 10
+LISTED_PROBLEMS = 5
 
 
 def sparkline(counts: Sequence[int]) -> str:
@@ -106,6 +107,10 @@ def problems_text(title: str, problems: Sequence[Problem]) -> Text:
     total = sum(p.count for p in problems)
     errors = sum(p.count for p in problems if p.level is Level.ERROR)
     text.append(f"{title}: {total} ({errors} errors, {total - errors} warnings)\n", style="bold")
+    by_code: Counter[str] = Counter()
+    for p in problems:
+        by_code[p.code] += p.count
+    text.append("  " + ", ".join(f"{code} {n}" for code, n in by_code.most_common()) + "\n")
     for p in problems[:LISTED_PROBLEMS]:
         style = "red" if p.level is Level.ERROR else "yellow"
         text.append(f"  {p.level.value}: ", style=style)

@@ -1,0 +1,102 @@
+"""Benchmark: end-to-end `bbqa audit` on generated data, with per-stage timings.
+
+    make bench                       # 5,000 images, about 35,000 boxes per set
+    BENCH_IMAGES=50000 make bench    # another size
+
+Data comes from the repository's seeded generator (tests/synth.py) into bench-data/. Each run
+is a fresh process, as a user or CI runs it, so start-up and imports are included; the median
+of several runs is reported with the peak RSS. Stage timings come from one in-process run.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+
+
+def generate(images: int) -> Path:
+    out = ROOT / "bench-data" / f"coco-{images}"
+    if not (out / "batch.json").exists():
+        subprocess.run([sys.executable, str(ROOT / "tests" / "synth.py"), "coco", str(out),
+                        "--images", str(images), "--density", "0.58"], check=True)
+    return out
+
+
+def timed_run(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(peak, before) / 1024
+
+
+def stages(data: Path) -> dict[str, float]:
+    """Seconds per stage of one in-process audit."""
+    import bbqa
+    from bbqa.align import align
+    from bbqa.match import match
+    from bbqa.metrics.classes import class_table
+    from bbqa.report.files import write_audit
+
+    times: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        times[name] = now - clock
+        clock = now
+
+    golden = bbqa.load(data / "golden.json")
+    lap("load golden")
+    batch = bbqa.load(data / "batch.json")
+    lap("load batch")
+    alignment = align(golden, batch)
+    lap("align")
+    matches = match(golden, batch, alignment, 0.5)
+    lap("match")
+    class_table(golden, batch, alignment, matches)
+    lap("per-class table")
+    result = bbqa.audit(golden, batch)
+    lap("whole audit() again")
+    write_audit(result, ROOT / "bench-data" / "out-stages")
+    lap("write Parquet + JSON")
+    return times
+
+
+def main() -> None:
+    images = int(os.environ.get("BENCH_IMAGES", "5000"))
+    data = generate(images)
+    import json
+
+    golden_boxes = len(json.loads((data / "golden.json").read_bytes())["annotations"])
+    batch_boxes = len(json.loads((data / "batch.json").read_bytes())["annotations"])
+    bbqa_cli = str(Path(sys.executable).with_name("bbqa"))
+    command = [bbqa_cli, "audit", str(data / "batch.json"), "--golden",
+               str(data / "golden.json"), "--out", str(ROOT / "bench-data" / "out"), "--quiet"]
+    timed_run(command)  # warm the file cache
+    runs = [timed_run(command) for _ in range(RUNS)]
+    walls = [w for w, _ in runs]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}")
+    print(f"data: {images} images, {golden_boxes} golden + {batch_boxes} batch boxes (COCO)")
+    print(f"bbqa audit --out (fresh process, {RUNS} runs): median {statistics.median(walls):.3f} s"
+          f" (min {min(walls):.3f}, max {max(walls):.3f}), peak RSS {max(r for _, r in runs):.0f}"
+          " MiB")
+    for name, seconds in stages(data).items():
+        print(f"  {name:<22} {seconds * 1000:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
