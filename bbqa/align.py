@@ -100,7 +100,7 @@ def align(golden: Dataset, batch: Dataset, key: ImageKey = ImageKey.AUTO) -> Ali
         if dup.size:
             first = order[dup[0]], order[dup[0] + 1]
             raise InputError(
-                f"two golden images share the key {sorted_keys[dup[0]]!r} under --image-key "
+                f"two golden images share the key {str(sorted_keys[dup[0]])!r} under --image-key "
                 f"{mode.value} (image ids {golden.images.source_id[first[0]]} and "
                 f"{golden.images.source_id[first[1]]}); expected one golden image per key",
                 path=golden.path,

@@ -51,8 +51,10 @@ class InputError(BbqaError):
             where = f"{where}:{self.line}"
         if self.pointer:
             where = f"{where}: {self.pointer}" if where else self.pointer
-        prefix = f"{self.role} " if self.role else ""
-        return f"{prefix}{where}: {self.message}" if where else f"{prefix}{self.message}"
+        if where:
+            prefix = f"{self.role} " if self.role else ""
+            return f"{prefix}{where}: {self.message}"
+        return f"{self.role}: {self.message}" if self.role else self.message
 
     def with_role(self, role: str) -> InputError:
         """Return the same error marked as coming from ``golden`` or ``batch`` input."""

@@ -227,6 +227,44 @@ def _golden_per_labeling(
     return box[keep], labeling[keep]
 
 
+@dataclass(frozen=True)
+class _PassResult:
+    """Pairs a pass assigned (with their labeling) and the boxes it left, by labeling."""
+
+    golden: IndexArray
+    batch: IndexArray
+    iou: FloatArray
+    labeling: IndexArray
+    golden_left: IndexArray
+    golden_left_labeling: IndexArray
+    batch_left: IndexArray
+    batch_left_labeling: IndexArray
+
+
+def _one_pass(
+    golden: Dataset, batch: Dataset,
+    g_box: IndexArray, g_labeling: IndexArray, b_box: IndexArray, b_labeling: IndexArray,
+    g_key: IndexArray, b_key: IndexArray, threshold_by_golden_box: FloatArray,
+) -> _PassResult:
+    """Optimal assignment within groups of equal key (a labeling, or a labeling and class)."""
+    g_order = np.argsort(g_key, kind="stable")
+    b_order = np.argsort(b_key, kind="stable")
+    gside = _Side(box=g_box[g_order], group=g_key[g_order])
+    bside = _Side(box=b_box[b_order], group=b_key[b_order])
+    gpos, bpos, iou = optimal_assignment(golden, batch, gside, bside,
+                                         threshold_by_golden_box[gside.box])
+    g_left = np.ones(len(gside.box), bool)
+    g_left[gpos] = False
+    b_left = np.ones(len(bside.box), bool)
+    b_left[bpos] = False
+    g_labeling, b_labeling = g_labeling[g_order], b_labeling[b_order]
+    return _PassResult(
+        golden=gside.box[gpos], batch=bside.box[bpos], iou=iou, labeling=b_labeling[bpos],
+        golden_left=gside.box[g_left], golden_left_labeling=g_labeling[g_left],
+        batch_left=bside.box[b_left], batch_left_labeling=b_labeling[b_left],
+    )
+
+
 def match(
     golden: Dataset,
     batch: Dataset,
@@ -258,50 +296,23 @@ def match(
     b_box = b_all[bb.valid[b_all]]
     b_labeling = bb.image[b_box].astype(np.int64)
 
-    # Pass 1: per labeling and class. Golden replicas are sorted by (labeling, box) and boxes
-    # are sorted by (image, category) within a dataset, so both keys below are already sorted.
-    g_key = g_labeling * n_classes + golden_class[g_box]
-    b_key = b_labeling * n_classes + batch_class[b_box]
-    g_order = np.argsort(g_key, kind="stable")
-    b_order = np.argsort(b_key, kind="stable")
-    g1 = _Side(box=g_box[g_order], group=g_key[g_order])
-    b1 = _Side(box=b_box[b_order], group=b_key[b_order])
-    gpos, bpos, iou1 = optimal_assignment(golden, batch, g1, b1,
-                                          thresholds[golden_class[g1.box]])
-    matched_g, matched_b = g1.box[gpos], b1.box[bpos]
-    matched_labeling = b_labeling[b_order][bpos]
-
-    # Pass 2: class-agnostic, per labeling, on what pass 1 left.
-    g_left = np.ones(len(g1.box), bool)
-    g_left[gpos] = False
-    b_left = np.ones(len(b1.box), bool)
-    b_left[bpos] = False
-    g2_box, g2_lab = g1.box[g_left], g_labeling[g_order][g_left]
-    b2_box, b2_lab = b1.box[b_left], b_labeling[b_order][b_left]
-    g2_order = np.argsort(g2_lab, kind="stable")
-    b2_order = np.argsort(b2_lab, kind="stable")
-    g2 = _Side(box=g2_box[g2_order], group=g2_lab[g2_order])
-    b2 = _Side(box=b2_box[b2_order], group=b2_lab[b2_order])
-    gpos2, bpos2, iou2 = optimal_assignment(golden, batch, g2, b2,
-                                            thresholds[golden_class[g2.box]])
-    wrong_g, wrong_b = g2.box[gpos2], b2.box[bpos2]
-    wrong_labeling = g2.group[gpos2]
-
-    g_rest = np.ones(len(g2.box), bool)
-    g_rest[gpos2] = False
-    b_rest = np.ones(len(b2.box), bool)
-    b_rest[bpos2] = False
-    missing_g, missing_labeling = g2.box[g_rest], g2.group[g_rest]
-    left_b, left_labeling = b2.box[b_rest], b2.group[b_rest]
+    # Pass 1: per labeling and class; pass 2: class-agnostic, per labeling, on what is left.
+    first = _one_pass(golden, batch, g_box, g_labeling, b_box, b_labeling,
+                      g_labeling * n_classes + golden_class[g_box],
+                      b_labeling * n_classes + batch_class[b_box], thresholds[golden_class])
+    second = _one_pass(golden, batch, first.golden_left, first.golden_left_labeling,
+                       first.batch_left, first.batch_left_labeling, first.golden_left_labeling,
+                       first.batch_left_labeling, thresholds[golden_class])
+    left_b, left_labeling = second.batch_left, second.batch_left_labeling
 
     # Left-over batch boxes inside a golden crowd/ignore region are ignored, not extra.
     ignored = _inside_regions(golden, batch, region_box, region_labeling, left_b, left_labeling,
                               thresholds[batch_class[left_b]])
 
     parts = [
-        (matched_labeling, Outcome.MATCHED, matched_g, matched_b, iou1),
-        (wrong_labeling, Outcome.WRONG_CLASS, wrong_g, wrong_b, iou2),
-        (missing_labeling, Outcome.MISSING, missing_g, None, None),
+        (first.labeling, Outcome.MATCHED, first.golden, first.batch, first.iou),
+        (second.labeling, Outcome.WRONG_CLASS, second.golden, second.batch, second.iou),
+        (second.golden_left_labeling, Outcome.MISSING, second.golden_left, None, None),
         (left_labeling[~ignored], Outcome.EXTRA, None, left_b[~ignored], None),
         (left_labeling[ignored], Outcome.IGNORED, None, left_b[ignored], None),
         (region_labeling, Outcome.REGION, region_box, None, None),
