@@ -24,7 +24,14 @@ from bbqa.align import Alignment, ImageKey, align
 from bbqa.dataset import Dataset, Level, Problem
 from bbqa.errors import BbqaError, InputError, NothingToCompareError
 from bbqa.match import Matches, Outcome, match
+from bbqa.metrics.annotators import INSUFFICIENT, AnnotatorTables, annotator_tables
+from bbqa.metrics.attributes import AttributeAgreement, attribute_agreement
+from bbqa.metrics.breakdowns import ALL_CLASSES, Breakdowns, breakdowns
 from bbqa.metrics.classes import ClassTable, class_table, iou_distribution
+from bbqa.metrics.confusion import Confusion, confusion
+from bbqa.metrics.defects import DEFECT_TYPES, ImageTable, image_table
+from bbqa.metrics.hygiene import HYGIENE_CHECKS, HygieneFinding, hygiene
+from bbqa.metrics.rows import DEFAULT_DENSITY_BOUNDS, RowContext, row_context
 from bbqa.metrics.stats import rate, wilson_interval
 
 # Bumped when a key of summary.json changes meaning or disappears; new keys do not bump it.
@@ -53,6 +60,13 @@ class AuditOptions:
     iou: float = 0.5
     image_key: ImageKey = ImageKey.AUTO
     allow_empty: bool = False
+    tolerance: float = 0.75
+    density_bounds: tuple[int, ...] = DEFAULT_DENSITY_BOUNDS
+    bias_margin: float = 0.02
+    min_matched: int = 30
+    duplicate_iou: float = 0.9
+    min_box_size: float = 4.0
+    top_images: int = 10
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,13 @@ class AuditResult:
     matches: Matches
     classes: ClassTable
     options: AuditOptions
+    rows: RowContext
+    breakdowns: Breakdowns
+    confusion: Confusion
+    annotators: AnnotatorTables
+    attributes: AttributeAgreement
+    hygiene: tuple[HygieneFinding, ...]
+    images: ImageTable
     summary: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -109,10 +130,27 @@ def audit(
     stage("match")
     matches = match(golden, batch, alignment, options.iou)
     stage("metrics")
+    names = alignment.classes
     classes = class_table(golden, batch, alignment, matches, iou_floor=options.iou)
-    summary = build_summary(golden, batch, alignment, matches, options)
-    return AuditResult(golden=golden, batch=batch, alignment=alignment, matches=matches,
-                       classes=classes, options=options, summary=summary)
+    rows = row_context(golden, batch, alignment, matches, tolerance=options.tolerance,
+                       density_bounds=options.density_bounds)
+    result = AuditResult(
+        golden=golden, batch=batch, alignment=alignment, matches=matches, classes=classes,
+        options=options, rows=rows,
+        breakdowns=breakdowns(matches, rows, names),
+        confusion=confusion(matches, rows, names),
+        annotators=annotator_tables(golden, batch, matches, rows, names,
+                                    margin=options.bias_margin,
+                                    min_matched=options.min_matched),
+        attributes=attribute_agreement(golden, batch, matches, rows, names),
+        hygiene=(*hygiene(golden, "golden", duplicate_iou=options.duplicate_iou,
+                          min_size=options.min_box_size),
+                 *hygiene(batch, "batch", duplicate_iou=options.duplicate_iou,
+                          min_size=options.min_box_size)),
+        images=image_table(batch, matches, rows),
+    )
+    result.summary.update(build_summary(result))
+    return result
 
 
 def _no_common_images(golden: Dataset, batch: Dataset, alignment: Alignment) -> str:
@@ -137,9 +175,10 @@ def _number(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 
 
-def build_summary(golden: Dataset, batch: Dataset, alignment: Alignment, matches: Matches,
-                  options: AuditOptions) -> dict[str, Any]:
+def build_summary(result: AuditResult) -> dict[str, Any]:
     """The headline figures as plain JSON-ready values."""
+    golden, batch, alignment = result.golden, result.batch, result.alignment
+    matches, options = result.matches, result.options
     counts = {o.label: int(np.count_nonzero(matches.outcome == o)) for o in Outcome}
     golden_n = counts["matched"] + counts["missing"] + counts["wrong_class"]
     batch_n = counts["matched"] + counts["wrong_class"] + counts["extra"] + counts["ignored"]
@@ -176,8 +215,66 @@ def build_summary(golden: Dataset, batch: Dataset, alignment: Alignment, matches
         "iou": {name: _number(value) for name, value in iou.items()},
         "classes_only_in_golden": list(alignment.golden_only_classes),
         "classes_only_in_batch": list(alignment.batch_only_classes),
+        "tolerance": options.tolerance,
+        "defects": _defect_summary(result, golden_n),
+        "annotators": {
+            "count": len(result.annotators.annotators.get("annotator", [])),
+            "looser": _annotators_where(result, "verdict", "looser"),
+            "tighter": _annotators_where(result, "verdict", "tighter"),
+            "shifted": _annotators_where(result, "shift_verdict", None),
+            "wider_iou_spread": [
+                name for name, flag in zip(result.annotators.annotators.get("annotator", []),
+                                           result.annotators.annotators.get(
+                                               "iou_spread_flag", []), strict=True) if flag],
+            "insufficient_data": _annotators_where(result, "verdict", INSUFFICIENT),
+        },
+        "attributes": [
+            {k: _plain(v) for k, v in row.items() if k != "confusion"}
+            for row in result.attributes.rows if row["class"] == ALL_CLASSES
+        ],
+        "attributes_not_comparable": result.attributes.not_comparable,
+        "hygiene": {
+            role: {check: sum(f.count for f in result.hygiene
+                              if f.set == role and f.check == check)
+                   for check in HYGIENE_CHECKS}
+            for role in ("golden", "batch")
+        },
         "golden_warnings": _problem_summary(golden.problems),
         "batch_findings": _problem_summary(batch.problems),
+    }
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value
+
+
+def _annotators_where(result: AuditResult, column: str, value: str | None) -> list[str]:
+    table = result.annotators.annotators
+    names = table.get("annotator", [])
+    values = table.get(column, [])
+    if value is None:
+        return [str(n) for n, v in zip(names, values, strict=True)
+                if v not in ("none", INSUFFICIENT)]
+    return [str(n) for n, v in zip(names, values, strict=True) if v == value]
+
+
+def _defect_summary(result: AuditResult, golden_n: int) -> dict[str, Any]:
+    columns = result.images.columns
+    counts = {name: int(np.asarray(columns[name]).sum()) for name in DEFECT_TYPES}
+    total = int(np.asarray(columns["defects"]).sum()) if len(columns["defects"]) else 0
+    top = np.flatnonzero(np.asarray(columns["defects"]) > 0)[:result.options.top_images]
+    return {
+        "by_type": counts,
+        "total": total,
+        "per_100_golden": _number(100.0 * total / golden_n) if golden_n else None,
+        "worst_images": [
+            {"image": str(columns["image"][i]), "labeling": int(columns["labeling"][i]),
+             "annotator": str(columns["annotator"][i]) or None,
+             "defects": int(columns["defects"][i])}
+            for i in top.tolist()
+        ],
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -18,8 +19,10 @@ from rich.console import Console
 
 from bbqa import __version__
 from bbqa.align import ImageKey
-from bbqa.errors import BbqaError, InputError, UsageError
+from bbqa.audit import AuditOptions
+from bbqa.errors import BbqaError, InputError
 from bbqa.io import Format
+from bbqa.report.terminal import DEFAULT_SECTIONS, Section
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -107,6 +110,34 @@ def audit(
         help="CSV (old,new) or JSON {old: new} renaming batch classes to golden names.")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Folder for boxes.parquet, classes.parquet and summary.json.")] = None,
+    tolerance: Annotated[float, typer.Option(
+        help="A matched pair with IoU below this is 'loose' (a defect).", min=0.0,
+        max=1.0)] = 0.75,
+    density_bins: Annotated[str, typer.Option(
+        help="Upper bounds of the scene-density buckets (golden boxes per image).")] = "5,15,40",
+    scene_field: Annotated[str, typer.Option(
+        help="COCO image key holding a scene tag.")] = "scene",
+    scenes: Annotated[Path | None, typer.Option(
+        help="CSV (image,scene) or JSON {image: scene} giving each golden image a scene "
+             "tag.")] = None,
+    annotator_field: Annotated[str, typer.Option(
+        help="COCO image/annotation key holding the annotator.")] = "annotator",
+    bias_margin: Annotated[float, typer.Option(
+        help="Looseness or shift (share of box size per edge) below which an annotator is "
+             "'consistent'.", min=0.0)] = 0.02,
+    min_matched: Annotated[int, typer.Option(
+        help="Matched pairs an annotator needs for a verdict.", min=1)] = 30,
+    duplicate_iou: Annotated[float, typer.Option(
+        help="Same-class boxes of one annotator on one image at this IoU or more are "
+             "duplicates.", min=0.0, max=1.0)] = 0.9,
+    min_box_size: Annotated[float, typer.Option(
+        help="Boxes with a shorter side below this many pixels are 'too small'.",
+        min=0.0)] = 4.0,
+    top_images: Annotated[int, typer.Option(
+        help="How many images with the most defects to list.", min=0)] = 10,
+    show: Annotated[list[Section] | None, typer.Option(
+        help="Report sections to print (repeatable); default: summary, classes, breakdowns, "
+             "annotators, attributes, hygiene, findings.")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="Exit 0 even when golden and batch share no image.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report, no progress.")] = False,
@@ -114,41 +145,78 @@ def audit(
                                         help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Audit a labeled batch against a golden set: per-class IoU and outcome tables."""
-    run_guarded(partial(_audit, batch, golden, iou, batch_format, golden_format, sizes, images,
-                        image_key, class_map, out, allow_empty, quiet), debug)
-
-
-def _audit(
-    batch_paths: list[Path], golden_path: Path, iou: float, batch_format: Format,
-    golden_format: Format, sizes: Path | None, images: Path | None, image_key: ImageKey,
-    class_map: Path | None, out: Path | None, allow_empty: bool, quiet: bool,
-) -> int:
-    from bbqa import io
-    from bbqa.align import read_class_map, rename_categories
-    from bbqa.audit import AuditOptions, audit, load_pair
-    from bbqa.progress import Stages
+    from bbqa.metrics.rows import parse_density_bins
 
     if iou <= 0:
-        raise UsageError("--iou must be greater than 0")
-    mapping = read_class_map(class_map) if class_map is not None else {}
-    options = AuditOptions(iou=iou, image_key=image_key, allow_empty=allow_empty)
-    with Stages(enabled=not quiet) as stage:
+        _fail("--iou must be greater than 0", EXIT_USAGE)
+    try:
+        bounds = parse_density_bins(density_bins)
+    except ValueError as exc:
+        _fail(f"--density-bins: {exc}", EXIT_USAGE)
+    request = AuditRequest(
+        batch_paths=batch, golden_path=golden, batch_format=batch_format,
+        golden_format=golden_format, sizes=sizes, images=images, class_map=class_map,
+        scenes=scenes, scene_field=scene_field, annotator_field=annotator_field, out=out,
+        quiet=quiet, sections=tuple(show) if show else DEFAULT_SECTIONS,
+    )
+    options = AuditOptions(
+        iou=iou, image_key=image_key, allow_empty=allow_empty, tolerance=tolerance,
+        density_bounds=bounds, bias_margin=bias_margin, min_matched=min_matched,
+        duplicate_iou=duplicate_iou, min_box_size=min_box_size, top_images=top_images,
+    )
+    run_guarded(partial(_audit, request, options), debug)
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    """What the audit command was asked to read, and where its output goes."""
+
+    batch_paths: list[Path]
+    golden_path: Path
+    batch_format: Format
+    golden_format: Format
+    sizes: Path | None
+    images: Path | None
+    class_map: Path | None
+    scenes: Path | None
+    scene_field: str
+    annotator_field: str
+    out: Path | None
+    quiet: bool
+    sections: tuple[Section, ...]
+
+
+def _audit(request: AuditRequest, options: AuditOptions) -> int:
+    from bbqa import io
+    from bbqa.align import read_class_map, rename_categories
+    from bbqa.audit import audit, load_pair
+    from bbqa.inputs import describe_inputs
+    from bbqa.progress import Stages
+    from bbqa.scenes import apply_scenes, read_scene_map
+
+    mapping = read_class_map(request.class_map) if request.class_map is not None else {}
+    scene_map = read_scene_map(request.scenes) if request.scenes is not None else {}
+    load = partial(io.load, sizes=request.sizes, images=request.images,
+                   scene_field=request.scene_field, annotator_field=request.annotator_field)
+    with Stages(enabled=not request.quiet) as stage:
         stage("loading")
         golden, batch = load_pair(
-            partial(io.load, golden_path, golden_format, sizes=sizes, images=images),
-            [partial(io.load, p, batch_format, sizes=sizes, images=images) for p in batch_paths],
+            partial(load, request.golden_path, request.golden_format),
+            [partial(load, p, request.batch_format) for p in request.batch_paths],
         )
+        golden = apply_scenes(golden, scene_map)
         batch = rename_categories(batch, mapping)
         result = audit(golden, batch, options, on_stage=stage)
-        if out is not None:
+        result.summary["inputs"] = describe_inputs(request.golden_path, request.batch_paths)
+        if request.out is not None:
             stage("writing")
             from bbqa.report.files import write_audit
 
-            write_audit(result, out)
-    if not quiet:
+            write_audit(result, request.out)
+    if not request.quiet:
         from bbqa.report.terminal import render
 
-        render(result, Console(soft_wrap=False, width=_width()))
+        render(result, Console(soft_wrap=False, width=_width()), request.sections)
     return EXIT_OK
 
 

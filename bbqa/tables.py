@@ -14,9 +14,10 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from bbqa.audit import AuditResult
-from bbqa.dataset import Dataset
 from bbqa.match import Outcome
 from bbqa.metrics.classes import COUNT_COLUMNS, IOU_COLUMNS
+from bbqa.metrics.defects import corrections
+from bbqa.metrics.rows import EDGES, SIZE_LABELS
 
 _COORDS = ("x1", "y1", "x2", "y2")
 
@@ -33,6 +34,13 @@ BOXES_SCHEMA = pa.schema(
         ("iou", pa.float64()),
         *[(f"golden_{c}", pa.float64()) for c in _COORDS],
         *[(f"batch_{c}", pa.float64()) for c in _COORDS],
+        ("density", pa.int64()),
+        ("density_bucket", pa.string()),
+        ("size_bucket", pa.string()),
+        ("scene", pa.string()),
+        *[(f"edge_{e}", pa.float64()) for e in EDGES],
+        ("loose", pa.bool_()),
+        ("attribute_mismatch", pa.bool_()),
     ]
 )
 
@@ -62,49 +70,15 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
     return pa.array(taken, mask=~present)
 
 
-def labeling_annotators(batch: Dataset) -> npt.NDArray[np.int64]:
-    """Each labeling's annotator (index into a names list built by :func:`annotator_names`).
-
-    The image entry's own annotator wins; otherwise the most frequent annotator among its boxes
-    (ties to the lower index); -1 when neither is known.
-    """
-    names = annotator_names(batch)
-    position = {name: i for i, name in enumerate(names)}
-    per_image = np.array(
-        [position.get(a, -1) if a else -1 for a in batch.images.annotator.tolist()],
-        dtype=np.int64)
-    boxes = batch.boxes
-    known = boxes.annotator >= 0
-    if known.any():
-        n_names = len(names)
-        key = boxes.image[known].astype(np.int64) * n_names + boxes.annotator[known]
-        counts = np.bincount(key, minlength=len(batch.images) * n_names).reshape(-1, n_names)
-        most = np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1)
-        per_image = np.where(per_image >= 0, per_image, most)
-    return per_image
-
-
-def annotator_names(batch: Dataset) -> list[str]:
-    """Box-level annotator names, then image-level names not already among them."""
-    names = list(batch.annotators)
-    names += sorted({a for a in batch.images.annotator.tolist() if a and a not in names})
-    return names
-
-
 def boxes_table(result: AuditResult) -> pa.Table:
     """One row per outcome (see README, "boxes.parquet")."""
     m, golden, batch, alignment = result.matches, result.golden, result.batch, result.alignment
+    rows = result.rows
     classes = list(alignment.classes)
-    g_class = np.where(m.golden >= 0, alignment.golden_class[
-        golden.boxes.category[np.maximum(m.golden, 0)]] if len(golden.boxes) else -1, -1)
-    b_class = np.where(m.batch >= 0, alignment.batch_class[
-        batch.boxes.category[np.maximum(m.batch, 0)]] if len(batch.boxes) else -1, -1)
-    names = annotator_names(batch)
+    g_class, b_class = rows.golden_class, rows.batch_class
+    names = list(rows.annotator_names)
     labeling = m.labeling.astype(np.int64)
-    annotator = labeling_annotators(batch)[labeling] if len(labeling) else labeling
-    if len(batch.boxes):
-        box_annotator = batch.boxes.annotator[np.maximum(m.batch, 0)].astype(np.int64)
-        annotator = np.where((m.batch >= 0) & (box_annotator >= 0), box_annotator, annotator)
+    annotator = rows.annotator
     outcome_names = [o.label for o in Outcome]
     columns: dict[str, pa.Array] = {
         "labeling": pa.array(m.labeling, type=pa.int32()),
@@ -120,7 +94,25 @@ def boxes_table(result: AuditResult) -> pa.Table:
     for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
         for c in _COORDS:
             columns[f"{side}_{c}"] = _gather(getattr(dataset.boxes, c), index)
-    return pa.Table.from_pydict(columns, schema=BOXES_SCHEMA)
+    columns["density"] = pa.array(rows.density, type=pa.int64())
+    columns["density_bucket"] = _lookup(list(rows.density_labels), rows.density_bucket)
+    columns["size_bucket"] = _lookup(list(SIZE_LABELS), rows.size_bucket)
+    columns["scene"] = _lookup(list(rows.scene_names), rows.scene)
+    for edge in EDGES:
+        values = rows.edges[edge]
+        columns[f"edge_{edge}"] = pa.array(values, mask=np.isnan(values))
+    columns["loose"] = pa.array(rows.loose)
+    columns["attribute_mismatch"] = pa.array(rows.attribute_mismatch)
+    table = pa.Table.from_pydict(columns, schema=BOXES_SCHEMA)
+    for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
+        for name, attribute in sorted(dataset.boxes.attributes.items()):
+            values = np.array([*attribute.values, ""], dtype=np.str_)
+            codes = np.where(index >= 0, attribute.codes[np.maximum(index, 0)]
+                             if len(attribute.codes) else -1, -1)
+            table = table.append_column(
+                f"{side}_attr_{name}",
+                pa.array(values[codes], type=pa.string(), mask=codes < 0))
+    return table
 
 
 def classes_table(result: AuditResult) -> pa.Table:
@@ -136,3 +128,89 @@ def classes_table(result: AuditResult) -> pa.Table:
         else:
             columns[name] = pa.array(values, type=pa.int64())
     return pa.Table.from_pydict(columns, schema=CLASSES_SCHEMA)
+
+
+def _from_columns(columns: dict[str, Any]) -> pa.Table:
+    """A table from numpy or list columns, NaN floats as nulls, object arrays as strings."""
+    arrays: dict[str, pa.Array] = {}
+    for name, values in columns.items():
+        if isinstance(values, np.ndarray) and values.dtype.kind == "f":
+            arrays[name] = pa.array(values, mask=np.isnan(values))
+        elif isinstance(values, np.ndarray) and values.dtype.kind in "OU":
+            arrays[name] = pa.array([None if v is None or v == "" else str(v)
+                                     for v in values.tolist()], type=pa.string())
+        elif isinstance(values, list) and values and isinstance(values[0], float):
+            arrays[name] = pa.array([None if np.isnan(v) else v for v in values],
+                                    type=pa.float64())
+        else:
+            arrays[name] = pa.array(values)
+    return pa.table(arrays)
+
+
+def breakdowns_table(result: AuditResult) -> pa.Table:
+    """``breakdowns.parquet``: rates by class x dimension x bucket."""
+    return _from_columns(result.breakdowns.columns)
+
+
+def confusion_table(result: AuditResult) -> pa.Table:
+    """``confusion.parquet``: the whole golden x batch class matrix, one row per cell."""
+    c = result.confusion
+    i, j = np.meshgrid(np.arange(len(c.rows)), np.arange(len(c.columns)), indexing="ij")
+    return pa.table({
+        "golden_class": pa.array([c.rows[k] for k in i.ravel().tolist()], pa.string()),
+        "batch_class": pa.array([c.columns[k] for k in j.ravel().tolist()], pa.string()),
+        "count": pa.array(c.counts.ravel(), pa.int64()),
+    })
+
+
+def annotators_table(result: AuditResult) -> pa.Table:
+    """``annotators.parquet``: one row per annotator."""
+    return _from_columns(result.annotators.annotators)
+
+
+def annotator_classes_table(result: AuditResult) -> pa.Table:
+    """``annotator_classes.parquet``: one row per annotator x class."""
+    return _from_columns(result.annotators.annotator_classes)
+
+
+def attributes_table(result: AuditResult) -> pa.Table:
+    """``attributes.parquet``: agreement per attribute (and class), with value confusion."""
+    rows = result.attributes.rows
+    confusion_type = pa.list_(pa.struct([("golden", pa.string()), ("batch", pa.string()),
+                                         ("count", pa.int64())]))
+    return pa.table({
+        "attribute": pa.array([r["attribute"] for r in rows], pa.string()),
+        "class": pa.array([r["class"] for r in rows], pa.string()),
+        "n": pa.array([r["n"] for r in rows], pa.int64()),
+        "agreement": pa.array([r["agreement"] for r in rows], pa.float64(), from_pandas=True),
+        "kappa": pa.array([r["kappa"] for r in rows], pa.float64(), from_pandas=True),
+        "confusion": pa.array([r["confusion"] for r in rows], confusion_type),
+    })
+
+
+def hygiene_table(result: AuditResult) -> pa.Table:
+    """``hygiene.parquet``: one row per hygiene finding."""
+    found = result.hygiene
+    return pa.table({
+        "set": pa.array([f.set for f in found], pa.string()),
+        "check": pa.array([f.check for f in found], pa.string()),
+        "box_id": pa.array([f.box_id for f in found], pa.string()),
+        "other_id": pa.array([f.other_id for f in found], pa.string()),
+        "image": pa.array([f.image or None for f in found], pa.string()),
+        "detail": pa.array([f.detail for f in found], pa.string()),
+        "count": pa.array([f.count for f in found], pa.int64()),
+    })
+
+
+def images_table(result: AuditResult) -> pa.Table:
+    """``images.parquet``: outcome and defect counts per labeling, most defects first."""
+    return _from_columns(result.images.columns)
+
+
+def corrections_table(result: AuditResult) -> pa.Table:
+    """``corrections.parquet`` / ``corrections.csv``: one row per defect to fix."""
+    columns = corrections(result.golden, result.batch, result.matches, result.rows,
+                          result.alignment.classes)
+    types = {"labeling": pa.int32(), "iou": pa.float64()}
+    return pa.table({name: pa.array(values, types.get(name, pa.string()))
+                     for name, values in columns.items()})

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -48,7 +49,10 @@ def test_demo_report_has_summary_and_class_table(demo_out: tuple[Path, str]) -> 
 def test_boxes_parquet_schema_and_ious(demo_out: tuple[Path, str]) -> None:
     out, _ = demo_out
     table = pq.read_table(out / "boxes.parquet")
-    assert table.schema.equals(BOXES_SCHEMA)
+    fixed = len(BOXES_SCHEMA)
+    assert pa.schema(list(table.schema)[:fixed]).equals(BOXES_SCHEMA)
+    assert table.schema.names[fixed:] == ["golden_attr_occluded", "golden_attr_truncated",
+                                          "batch_attr_occluded", "batch_attr_truncated"]
     rows = table.to_pylist()
     pairs = [r for r in rows if r["outcome"] in ("matched", "wrong_class")]
     assert pairs
@@ -141,7 +145,11 @@ def test_outputs_are_deterministic(tmp_path: Path) -> None:
         assert code == 0
         outs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert outs[0] == outs[1]
-    assert sorted(outs[0]) == ["boxes.parquet", "classes.parquet", "summary.json"]
+    assert sorted(outs[0]) == sorted([
+        "boxes.parquet", "classes.parquet", "breakdowns.parquet", "confusion.parquet",
+        "annotators.parquet", "annotator_classes.parquet", "attributes.parquet",
+        "hygiene.parquet", "images.parquet", "corrections.parquet", "corrections.csv",
+        "summary.json"])
 
 
 def test_quiet_prints_nothing(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """The README stays true: the demo output, the options and the Parquet schemas it documents.
 
-Run ``python tests/test_docs.py --update`` to rewrite the README's demo block from a real run.
+Run ``python -m tests.test_docs --update`` to rewrite the README's demo block from a real run.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def test_readme_shows_the_real_demo_output(monkeypatch: pytest.MonkeyPatch) -> N
     found = DEMO_BLOCK.search(README.read_text(encoding="utf-8"))
     assert found, "README lost its demo-output block"
     assert found.group(2) == demo_output(), (
-        "README demo output is stale: run python tests/test_docs.py --update")
+        "README demo output is stale: run python -m tests.test_docs --update")
 
 
 def test_readme_gives_the_two_commands_first() -> None:

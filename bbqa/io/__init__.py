@@ -55,11 +55,14 @@ def load(
     sizes: str | Path | None = None,
     images: str | Path | None = None,
     names: str | Path | None = None,
+    scene_field: str = "scene",
+    annotator_field: str = "annotator",
 ) -> Dataset:
     """Load an annotation export in any supported format.
 
     ``sizes`` is an image-size manifest and ``images`` an image folder (YOLO, and VOC files
-    without ``<size>``); ``names`` overrides the YOLO class-names file.
+    without ``<size>``); ``names`` overrides the YOLO class-names file; ``scene_field`` and
+    ``annotator_field`` name the COCO keys holding a scene tag and an annotator.
 
     >>> load("does/not/exist.json")
     Traceback (most recent call last):
@@ -78,7 +81,7 @@ def load(
 
         if path.is_dir():
             raise InputError("expected a COCO .json file, got a folder", path=path)
-        return coco.load(path)
+        return coco.load(path, scene_field=scene_field, annotator_field=annotator_field)
     if chosen is Format.VOC:
         from bbqa.io import voc
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ class _Image(msgspec.Struct, gc=False):
     width: float
     height: float
     annotator: str | int | None = None
-    scene: str | None = None
+    scene: str | int | None = None
 
 
 class _Category(msgspec.Struct, gc=False):
@@ -67,11 +68,35 @@ class _CocoFile(msgspec.Struct, gc=False):
 
 
 _DECODER = msgspec.json.Decoder(_CocoFile)
+
+
+@cache
+def _decoder(scene_field: str, annotator_field: str) -> msgspec.json.Decoder[Any]:
+    """A decoder whose image scene and annotator fields are read from other JSON keys."""
+    if (scene_field, annotator_field) == ("scene", "annotator"):
+        return _DECODER
+    image = msgspec.defstruct(
+        "_Image", [("id", int | str), ("file_name", str), ("width", float), ("height", float),
+                   ("annotator", str | int | None, None), ("scene", str | int | None, None)],
+        rename={"scene": scene_field, "annotator": annotator_field}, gc=False)
+    annotation = msgspec.defstruct(
+        "_Annotation", [(f.name, f.type, f.default) if f.default is not msgspec.NODEFAULT
+                        else (f.name, f.type) for f in msgspec.structs.fields(_Annotation)],
+        rename={"annotator": annotator_field}, gc=False)
+    document = msgspec.defstruct(
+        "_CocoFile", [("images", list[image]), ("categories", list[_Category]),  # type: ignore[valid-type]
+                      ("annotations", list[annotation], [])], gc=False)  # type: ignore[valid-type]
+    return msgspec.json.Decoder(document)
 _PATH_INDEX = re.compile(r"^\$\.(images|categories|annotations)\[(\d+)\]")
 
 
-def load(path: Path) -> Dataset:
-    """Load a COCO detection file as a :class:`~bbqa.dataset.Dataset`."""
+def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "annotator"
+         ) -> Dataset:
+    """Load a COCO detection file as a :class:`~bbqa.dataset.Dataset`.
+
+    ``scene_field`` names the image key holding a scene tag; ``annotator_field`` the image and
+    annotation key holding the annotator.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -82,7 +107,7 @@ def load(path: Path) -> Dataset:
     gc.disable()
     try:
         try:
-            doc = _DECODER.decode(raw)
+            doc = _decoder(scene_field, annotator_field).decode(raw)
         except msgspec.DecodeError as exc:
             raise _explain(raw, exc, path) from None
         return _build(doc, path)
@@ -298,7 +323,7 @@ def _build(doc: _CocoFile, path: Path) -> Dataset:
             heights=heights,
             source_ids=[str(im.id) for im in images],
             annotators=image_annotators,
-            scenes=[im.scene or "" for im in images],
+            scenes=["" if im.scene is None else str(im.scene) for im in images],
         ),
         categories=category_names,
         boxes=boxes,

@@ -8,6 +8,8 @@ Example:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bbqa.dataset import FloatArray
@@ -38,3 +40,104 @@ def wilson_interval(
     low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
     high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
     return low, high
+
+
+def _continued_fraction(a: float, b: float, x: float) -> float:
+    """Lentz's continued fraction for the regularized incomplete beta function."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = 1.0
+    d = 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        for numerator in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                          -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            delta = d * c
+            h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def incomplete_beta(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function I_x(a, b) for a, b > 0 and 0 <= x <= 1."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = math.exp(math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                     + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _continued_fraction(a, b, x) / a
+    return 1.0 - front * _continued_fraction(b, a, 1.0 - x) / b
+
+
+def student_t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t with ``df`` degrees of freedom.
+
+    >>> round(student_t_sf(2.0, 10), 6)
+    0.036694
+    """
+    if math.isnan(t) or df <= 0:
+        return math.nan
+    tail = 0.5 * incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+def student_t_quantile(p: float, df: float) -> float:
+    """The ``p`` quantile of Student's t (bisection on :func:`student_t_sf`).
+
+    >>> round(student_t_quantile(0.975, 10), 4)
+    2.2281
+    """
+    if df <= 0 or not 0.0 < p < 1.0:
+        return math.nan
+    if p < 0.5:
+        return -student_t_quantile(1.0 - p, df)
+    low, high = 0.0, 1.0
+    while student_t_sf(high, df) > 1.0 - p:
+        high *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if student_t_sf(mid, df) > 1.0 - p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12:
+            break
+    return 0.5 * (low + high)
+
+
+def mean_interval(values: FloatArray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and its two-sided Student-t confidence interval (NaN bounds below two values)."""
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(np.mean(values))
+    if n < 2:
+        return mean, math.nan, math.nan
+    half = student_t_quantile(0.5 + confidence / 2, n - 1) * float(np.std(values, ddof=1)) \
+        / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def holm_adjust(p_values: FloatArray) -> FloatArray:
+    """Holm-Bonferroni adjusted p-values (NaN entries are left out and stay NaN).
+
+    >>> holm_adjust(np.array([0.01, 0.04, 0.03])).round(3).tolist()
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out[order] = np.minimum(adjusted, 1.0)
+    return out

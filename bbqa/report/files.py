@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,29 @@ def summary_json(summary: Mapping[str, Any]) -> str:
 
 
 def write_audit(result: Any, folder: Path) -> list[Path]:
-    """Write ``boxes.parquet``, ``classes.parquet`` and ``summary.json`` for an audit."""
+    """Write every table of an audit as Parquet, the corrections as CSV too, and the summary."""
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from bbqa.tables import boxes_table, classes_table
+    from bbqa import tables
 
-    boxes = boxes_table(result)
-    classes = classes_table(result)
+    parquet = {
+        "boxes": tables.boxes_table,
+        "classes": tables.classes_table,
+        "breakdowns": tables.breakdowns_table,
+        "confusion": tables.confusion_table,
+        "annotators": tables.annotators_table,
+        "annotator_classes": tables.annotator_classes_table,
+        "attributes": tables.attributes_table,
+        "hygiene": tables.hygiene_table,
+        "images": tables.images_table,
+        "corrections": tables.corrections_table,
+    }
+    built = {name: build(result) for name, build in parquet.items()}
+    writers: dict[str, Writer] = {
+        f"{name}.parquet": partial(pq.write_table, table) for name, table in built.items()
+    }
+    writers["corrections.csv"] = partial(pacsv.write_csv, built["corrections"])
     text = summary_json(result.summary)
-    return write_atomically(folder, {
-        "boxes.parquet": lambda p: pq.write_table(boxes, p),
-        "classes.parquet": lambda p: pq.write_table(classes, p),
-        "summary.json": lambda p: p.write_text(text, encoding="utf-8"),
-    })
+    writers["summary.json"] = lambda p: p.write_text(text, encoding="utf-8")
+    return write_atomically(folder, writers)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from enum import StrEnum
 from typing import Any
 
+import numpy as np
 from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
 from bbqa.audit import AuditResult
 from bbqa.dataset import Level, Problem
+from bbqa.metrics.breakdowns import ALL_CLASSES
 
 _BARS = " ▁▂▃▄▅▆▇█"
 # How many golden warnings and batch findings are printed before the rest is summarised.
@@ -72,6 +75,12 @@ def summary_table(result: AuditResult) -> Table:
     iou = s["iou"]
     table.add_row("IoU", f"mean {_fmt(iou['iou_mean'])}, median {_fmt(iou['iou_median'])}, "
                          f"p10 {_fmt(iou['iou_p10'])}")
+    defects = s.get("defects")
+    if defects:
+        kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in defects["by_type"].items()
+                          if n)
+        table.add_row("defects", f"{defects['total']} ({_fmt(defects['per_100_golden'], 1)} "
+                                 f"per 100 golden boxes, tolerance {s['tolerance']}): {kinds}")
     return table
 
 
@@ -121,9 +130,178 @@ def problems_text(title: str, problems: Sequence[Problem]) -> Text:
     return text
 
 
-def render(result: AuditResult, console: Console) -> None:
-    """Print the whole human report to ``console``."""
-    parts: list[Any] = [summary_table(result), Text(), class_table(result)]
+class Section(StrEnum):
+    """Parts of the terminal report; ``--show`` picks them."""
+
+    SUMMARY = "summary"
+    CLASSES = "classes"
+    BREAKDOWNS = "breakdowns"
+    CONFUSION = "confusion"
+    ANNOTATORS = "annotators"
+    ATTRIBUTES = "attributes"
+    HYGIENE = "hygiene"
+    IMAGES = "images"
+    FINDINGS = "findings"
+    ALL = "all"
+
+
+DEFAULT_SECTIONS = (Section.SUMMARY, Section.CLASSES, Section.BREAKDOWNS, Section.ANNOTATORS,
+                    Section.ATTRIBUTES, Section.HYGIENE, Section.FINDINGS)
+# Rows of the breakdown and confusion sections shown by default.
+TOP_CELLS = 8
+
+
+def breakdown_table(result: AuditResult, limit: int = TOP_CELLS) -> Table:
+    """The class x bucket cells with the highest missing rate (the lower 95% bound decides)."""
+    c = result.breakdowns.columns
+    table = Table(title="Worst cells: missing rate by class x density / size / scene "
+                        "(sorted by the lower 95% bound)", title_justify="left")
+    for name in ("dimension", "bucket", "class", "golden", "missing", "missing rate",
+                 "wrong class", "extra", "extra rate"):
+        table.add_column(name, justify="left" if name in ("dimension", "bucket", "class")
+                         else "right", no_wrap=True)
+    low = np.nan_to_num(np.asarray(c["missing_low"], float), nan=-1.0)
+    order = np.lexsort((np.asarray(c["class"]).astype(str), -low))
+    for i in order[:limit].tolist():
+        table.add_row(str(c["dimension"][i]), str(c["bucket"][i]), str(c["class"][i]),
+                      str(int(c["golden"][i])), str(int(c["missing"][i])),
+                      _interval(c["missing_rate"][i], c["missing_low"][i], c["missing_high"][i]),
+                      str(int(c["wrong_class"][i])), str(int(c["extra"][i])),
+                      _interval(c["extra_rate"][i], c["extra_low"][i], c["extra_high"][i]))
+    return table
+
+
+def _interval(value: float, low: float, high: float) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:.1%} [{low:.1%}, {high:.1%}]"
+
+
+def confusion_table(result: AuditResult, limit: int = TOP_CELLS) -> Table:
+    """The largest confusions, misses and extras by class."""
+    table = Table(title="Top confusions (golden → batch)", title_justify="left")
+    for name in ("golden", "batch", "count"):
+        table.add_column(name, justify="right" if name == "count" else "left", no_wrap=True)
+    for golden_class, batch_class, count in result.confusion.top(limit):
+        table.add_row(golden_class, batch_class, str(count))
+    return table
+
+
+def annotator_table(result: AuditResult) -> Table:
+    """Per-annotator outcome rates, IoU, looseness with its interval, and the verdicts."""
+    a = result.annotators.annotators
+    table = Table(title=f"Annotators (bias margin {result.options.bias_margin:g}, at least "
+                        f"{result.options.min_matched} matched pairs for a verdict)",
+                  title_justify="left")
+    for name in ("annotator", "images", "boxes", "matched", "missing", "extra", "wrong cls",
+                 "IoU mean", "p10", "looseness [95% CI]", "verdict", "shift", "IoU spread"):
+        table.add_column(name, justify="left" if name in ("annotator", "verdict", "shift")
+                         else "right", no_wrap=True)
+    for i in range(len(a.get("annotator", []))):
+        spread = f"{a['iou_spread'][i]:.3f}" if not math.isnan(a["iou_spread"][i]) else "—"
+        if a["iou_spread_flag"][i]:
+            spread += f" wider (p={a['iou_spread_p_holm'][i]:.1g})"
+        verdict = str(a["verdict"][i])
+        table.add_row(
+            str(a["annotator"][i]), str(a["images"][i]), str(a["boxes"][i]),
+            str(a["matched"][i]), _fmt_rate(a["missing_rate"][i]), _fmt_rate(a["extra_rate"][i]),
+            _fmt_rate(a["wrong_class_rate"][i]), _fmt(a["iou_mean"][i]), _fmt(a["iou_p10"][i]),
+            f"{_signed(a['looseness_mean'][i])} [{_signed(a['looseness_low'][i])}, "
+            f"{_signed(a['looseness_high'][i])}]",
+            Text(verdict, style="red" if verdict in ("looser", "tighter") else ""),
+            str(a["shift_verdict"][i]), spread,
+        )
+    return table
+
+
+def _fmt_rate(value: float) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.1%}"
+
+
+def _signed(value: float) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:+.3f}"
+
+
+def attribute_table(result: AuditResult) -> Table:
+    """Agreement and Cohen's kappa per attribute."""
+    table = Table(title="Attribute agreement on matched pairs", title_justify="left")
+    for name in ("attribute", "n", "agreement", "kappa", "golden → batch disagreements"):
+        table.add_column(name, justify="left" if name[0] in "ag" and name != "agreement"
+                         else "right", no_wrap=True)
+    for row in result.attributes.rows:
+        if row["class"] != ALL_CLASSES:
+            continue
+        confusion = row["confusion"]
+        assert isinstance(confusion, list)
+        off = ", ".join(f"{c['golden']}→{c['batch']} {c['count']}" for c in confusion
+                        if c["golden"] != c["batch"])
+        table.add_row(str(row["attribute"]), str(row["n"]),
+                      _fmt_rate(float(row["agreement"])),  # type: ignore[arg-type]
+                      _fmt(float(row["kappa"])), off)  # type: ignore[arg-type]
+    return table
+
+
+def hygiene_text(result: AuditResult) -> Text:
+    """Hygiene counts per set."""
+    counts = result.summary["hygiene"]
+    text = Text()
+    text.append("Hygiene ", style="bold")
+    text.append(f"(duplicates at IoU >= {result.options.duplicate_iou:g}, boxes under "
+                f"{result.options.min_box_size:g} px)\n")
+    for role in ("golden", "batch"):
+        text.append(f"  {role}: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                              for k, v in counts[role].items()) + "\n")
+    return text
+
+
+def images_table(result: AuditResult, limit: int | None = None) -> Table:
+    """The labelings with the most defects, for reviewers."""
+    c = result.images.columns
+    limit = result.options.top_images if limit is None else limit
+    defects = result.summary["defects"]
+    title = (f"Images with the most defects ({defects['total']} defects, "
+             f"{_fmt(defects['per_100_golden'], 1)} per 100 golden boxes)")
+    table = Table(title=title, title_justify="left")
+    for name in ("image", "annotator", "golden", "defects", "missing", "wrong cls", "loose",
+                 "attr", "extra"):
+        table.add_column(name, justify="left" if name in ("image", "annotator") else "right",
+                         no_wrap=True)
+    for i in range(min(limit, len(c["image"]))):
+        if int(c["defects"][i]) == 0:
+            break
+        table.add_row(str(c["image"][i]), str(c["annotator"][i] or "—"), str(c["golden"][i]),
+                      str(c["defects"][i]), str(c["missing"][i]), str(c["wrong_class"][i]),
+                      str(c["loose"][i]), str(c["attribute_mismatch"][i]), str(c["extra"][i]))
+    return table
+
+
+def render(result: AuditResult, console: Console,
+           sections: Sequence[Section] = DEFAULT_SECTIONS) -> None:
+    """Print the chosen sections of the human report to ``console``."""
+    chosen = set(Section) if Section.ALL in sections else set(sections)
+    parts: list[Any] = []
+    if Section.SUMMARY in chosen:
+        parts += [summary_table(result), Text()]
+    if Section.CLASSES in chosen:
+        parts += [class_table(result), Text()]
+    if Section.BREAKDOWNS in chosen and len(result.breakdowns):
+        parts += [breakdown_table(result), Text()]
+    if Section.CONFUSION in chosen:
+        parts += [confusion_table(result), Text()]
+    if Section.ANNOTATORS in chosen and result.annotators.annotators:
+        parts += [annotator_table(result), Text()]
+    if Section.ATTRIBUTES in chosen and result.attributes.rows:
+        parts += [attribute_table(result), Text()]
+    if Section.IMAGES in chosen:
+        parts += [images_table(result), Text()]
+    if Section.HYGIENE in chosen:
+        parts.append(hygiene_text(result))
+    if Section.FINDINGS in chosen:
+        parts += _findings(result)
+    console.print(Group(*parts))
+
+
+def _findings(result: AuditResult) -> list[Any]:
     s = result.summary
     notes = Text()
     if s["images"]["not_delivered_keys"]:
@@ -139,10 +317,12 @@ def render(result: AuditResult, console: Console) -> None:
     if s["classes_only_in_golden"]:
         notes.append("classes only in the golden set: " + ", ".join(s["classes_only_in_golden"])
                      + "\n")
-    if notes:
-        parts += [Text(), notes]
+    if s["attributes_not_comparable"]:
+        notes.append("attributes not comparable: " + ", ".join(
+            f"{k} ({v})" for k, v in s["attributes_not_comparable"].items()) + "\n")
+    parts: list[Any] = [notes] if notes else []
     if result.golden_warnings:
         parts.append(problems_text("golden warnings", result.golden_warnings))
     if result.findings:
         parts.append(problems_text("batch findings", result.findings))
-    console.print(Group(*parts))
+    return parts

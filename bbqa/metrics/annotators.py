@@ -1,0 +1,213 @@
+"""Per-annotator quality: outcome rates, IoU, localization bias with verdicts, IoU spread test.
+
+Bias on matched pairs, with g the golden and b the batch box and w, h the golden box's size,
+positive = looser: left = (g.x1 - b.x1)/w, right = (b.x2 - g.x2)/w, top = (g.y1 - b.y1)/h,
+bottom = (b.y2 - g.y2)/h; looseness is their mean; shift_x = (right - left)/2 (positive: to the
+right), shift_y = (bottom - top)/2 (positive: down); log_area_ratio = log(area_b / area_g).
+Each is reported as a mean with a 95% Student-t interval.
+
+Example:
+    >>> verdict_for(0.05, 0.03, 0.07, n=100, margin=0.02, min_matched=30)
+    'looser'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bbqa.dataset import Dataset, FloatArray
+from bbqa.match import Matches, Outcome
+from bbqa.metrics.classes import iou_distribution
+from bbqa.metrics.rows import RowContext
+from bbqa.metrics.stats import holm_adjust, mean_interval, rate, student_t_sf, wilson_interval
+
+UNKNOWN = "(unknown)"
+INSUFFICIENT = "insufficient data"
+BIAS_MEASURES = ("left", "right", "top", "bottom", "looseness", "shift_x", "shift_y",
+                 "log_area_ratio")
+SPREAD_TEST = ("Brown-Forsythe: one-sided Welch t-test on |IoU - group median|, each annotator "
+               "against all other matched pairs, Holm-adjusted across annotators")
+SPREAD_ALPHA = 0.05
+
+
+def verdict_for(mean: float, low: float, high: float, *, n: int, margin: float,
+                min_matched: int) -> str:
+    """``looser`` / ``tighter`` when the interval excludes 0 and |mean| > margin."""
+    if n < min_matched or math.isnan(mean):
+        return INSUFFICIENT
+    if low > 0 and mean > margin:
+        return "looser"
+    if high < 0 and mean < -margin:
+        return "tighter"
+    return "consistent"
+
+
+def shift_verdict_for(x: tuple[float, float, float], y: tuple[float, float, float], *, n: int,
+                      margin: float, min_matched: int) -> str:
+    """The stronger systematic shift beyond the margin: left, right, up, down, or none."""
+    if n < min_matched:
+        return INSUFFICIENT
+    found: list[tuple[float, str]] = []
+    for (mean, low, high), (negative, positive) in ((x, ("left", "right")), (y, ("up", "down"))):
+        if (low > 0 or high < 0) and abs(mean) > margin:
+            found.append((abs(mean), positive if mean > 0 else negative))
+    return max(found)[1] if found else "none"
+
+
+def bias_values(golden: Dataset, batch: Dataset, g: npt.NDArray[np.int64],
+                b: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
+    """Per-pair bias measures (see module docstring) for golden boxes g and batch boxes b."""
+    gb, bb = golden.boxes, batch.boxes
+    w = gb.x2[g] - gb.x1[g]
+    h = gb.y2[g] - gb.y1[g]
+    values = {
+        "left": (gb.x1[g] - bb.x1[b]) / w,
+        "right": (bb.x2[b] - gb.x2[g]) / w,
+        "top": (gb.y1[g] - bb.y1[b]) / h,
+        "bottom": (bb.y2[b] - gb.y2[g]) / h,
+    }
+    values["looseness"] = (values["left"] + values["right"] + values["top"]
+                           + values["bottom"]) / 4
+    values["shift_x"] = ((bb.x1[b] + bb.x2[b]) - (gb.x1[g] + gb.x2[g])) / (2 * w)
+    values["shift_y"] = ((bb.y1[b] + bb.y2[b]) - (gb.y1[g] + gb.y2[g])) / (2 * h)
+    values["log_area_ratio"] = np.log((bb.x2[b] - bb.x1[b]) * (bb.y2[b] - bb.y1[b]) / (w * h))
+    return values
+
+
+def median_deviations(values: FloatArray, group: npt.NDArray[np.int64]) -> FloatArray:
+    """|value - median of its group|: the Brown-Forsythe transform."""
+    out = np.empty(len(values))
+    for g in np.unique(group).tolist():
+        mask = group == g
+        out[mask] = np.abs(values[mask] - np.median(values[mask]))
+    return out
+
+
+def spread_p_value(z_own: FloatArray, z_rest: FloatArray) -> float:
+    """One-sided Welch p that ``z_own`` deviations are larger on average than ``z_rest``.
+
+    Both are Brown-Forsythe deviations (:func:`median_deviations`), each centred on its own
+    annotator's median, so a pool of annotators with different typical IoUs is not mistaken
+    for a wide spread.
+    """
+    if len(z_own) < 2 or len(z_rest) < 2:
+        return math.nan
+    var_own = float(np.var(z_own, ddof=1)) / len(z_own)
+    var_rest = float(np.var(z_rest, ddof=1)) / len(z_rest)
+    if var_own + var_rest == 0:
+        return math.nan
+    t = (float(z_own.mean()) - float(z_rest.mean())) / math.sqrt(var_own + var_rest)
+    df = (var_own + var_rest) ** 2 / (var_own**2 / (len(z_own) - 1)
+                                      + var_rest**2 / (len(z_rest) - 1))
+    return student_t_sf(t, df)
+
+
+@dataclass(frozen=True)
+class AnnotatorTables:
+    """``annotators`` has one row per annotator; ``annotator_classes`` per annotator x class."""
+
+    annotators: dict[str, list[Any]]
+    annotator_classes: dict[str, list[Any]]
+
+
+def _counts(outcome: npt.NDArray[np.int8]) -> dict[str, int]:
+    counts = {o.label: int(np.count_nonzero(outcome == o)) for o in Outcome}
+    counts["golden"] = counts["matched"] + counts["missing"] + counts["wrong_class"]
+    counts["judged"] = counts["matched"] + counts["wrong_class"] + counts["extra"]
+    counts["boxes"] = counts["judged"] + counts["ignored"]
+    return counts
+
+
+def _rates(row: dict[str, object], counts: dict[str, int]) -> None:
+    for kind, denominator in (("missing", "golden"), ("wrong_class", "golden"),
+                              ("extra", "judged")):
+        k, n = counts[kind], counts[denominator]
+        low, high = wilson_interval(np.array([k]), np.array([n]))
+        row[f"{kind}_rate"] = float(rate(np.array([k]), np.array([n]))[0])
+        row[f"{kind}_low"] = float(low[0])
+        row[f"{kind}_high"] = float(high[0])
+
+
+def _iou_columns(row: dict[str, object], ious: FloatArray) -> None:
+    stats = iou_distribution(ious)
+    for name in ("iou_mean", "iou_median", "iou_std", "iou_p10"):
+        row[name] = stats[name]
+
+
+def annotator_tables(
+    golden: Dataset, batch: Dataset, matches: Matches, rows: RowContext,
+    classes: Sequence[str], *, margin: float = 0.02, min_matched: int = 30,
+) -> AnnotatorTables:
+    """Build the per-annotator and per-annotator-per-class tables."""
+    names = [*rows.annotator_names, UNKNOWN]
+    annotator = np.where(rows.annotator >= 0, rows.annotator, len(names) - 1)
+    matched = matches.outcome == Outcome.MATCHED
+    bias = bias_values(golden, batch, matches.golden[matched], matches.batch[matched])
+    matched_annotator = annotator[matched]
+    matched_iou = matches.iou[matched]
+    deviations = median_deviations(matched_iou, matched_annotator)
+    present = np.unique(annotator).tolist()
+    per_annotator: list[dict[str, object]] = []
+    for a in present:
+        here = annotator == a
+        mine = matched_annotator == a
+        counts = _counts(matches.outcome[here])
+        row: dict[str, object] = {
+            "annotator": names[a],
+            "images": len(np.unique(matches.labeling[here])),
+            **{k: counts[k] for k in ("boxes", "golden", "matched", "missing", "wrong_class",
+                                      "extra", "ignored", "invalid")},
+        }
+        _rates(row, counts)
+        _iou_columns(row, matched_iou[mine])
+        n = int(mine.sum())
+        intervals = {m: mean_interval(bias[m][mine]) for m in BIAS_MEASURES}
+        for measure, (mean, low, high) in intervals.items():
+            row[f"{measure}_mean"], row[f"{measure}_low"], row[f"{measure}_high"] = (
+                mean, low, high)
+        row["verdict"] = verdict_for(*intervals["looseness"], n=n, margin=margin,
+                                     min_matched=min_matched)
+        row["shift_verdict"] = shift_verdict_for(intervals["shift_x"], intervals["shift_y"],
+                                                 n=n, margin=margin, min_matched=min_matched)
+        row["iou_spread"] = float(deviations[mine].mean()) if n else math.nan
+        row["iou_spread_p"] = (spread_p_value(deviations[mine], deviations[~mine])
+                               if n >= min_matched else math.nan)
+        per_annotator.append(row)
+    adjusted = holm_adjust(np.array([r["iou_spread_p"] for r in per_annotator], dtype=float))
+    for row, p in zip(per_annotator, adjusted.tolist(), strict=True):
+        row["iou_spread_p_holm"] = p
+        row["iou_spread_flag"] = bool(p < SPREAD_ALPHA) if not math.isnan(p) else False
+        row["iou_spread_test"] = SPREAD_TEST
+
+    per_class: list[dict[str, object]] = []
+    class_of_row = np.where(rows.golden_class >= 0, rows.golden_class, rows.batch_class)
+    names_of_class = [*classes]
+    for a in present:
+        here = annotator == a
+        for c in np.unique(class_of_row[here & (class_of_row >= 0)]).tolist():
+            # Golden-side outcomes count under the golden class, batch-only ones under theirs.
+            cell = here & (class_of_row == c)
+            counts = _counts(matches.outcome[cell])
+            mine = (matched_annotator == a) & (rows.golden_class[matched] == c)
+            row = {"annotator": names[a], "class": names_of_class[c],
+                   **{k: counts[k] for k in ("boxes", "golden", "matched", "missing",
+                                             "wrong_class", "extra")}}
+            _rates(row, counts)
+            _iou_columns(row, matched_iou[mine])
+            row["looseness_mean"] = (float(bias["looseness"][mine].mean()) if mine.any()
+                                     else math.nan)
+            per_class.append(row)
+    return AnnotatorTables(annotators=_columns(per_annotator),
+                           annotator_classes=_columns(per_class))
+
+
+def _columns(rows: list[dict[str, object]]) -> dict[str, list[Any]]:
+    if not rows:
+        return {}
+    return {key: [row[key] for row in rows] for key in rows[0]}
