@@ -1,0 +1,305 @@
+"""Every metric-suite statistic against an independent computation written here."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+import bbqa
+from bbqa.audit import AuditResult
+from bbqa.metrics.attributes import cohens_kappa
+from bbqa.metrics.stats import (
+    holm_adjust,
+    incomplete_beta,
+    student_t_quantile,
+    student_t_sf,
+    wilson_interval,
+)
+from bbqa.tables import boxes_table, corrections_table
+from tests.conftest import ROOT
+from tests.test_geometry import brute_iou
+
+DEMO = ROOT / "fixtures" / "demo"
+
+
+@pytest.fixture(scope="module")
+def demo() -> AuditResult:
+    return bbqa.audit(bbqa.load(DEMO / "golden.json"), bbqa.load(DEMO / "batch.json"))
+
+
+@pytest.fixture(scope="module")
+def rows(demo: AuditResult) -> list[dict[str, Any]]:
+    return boxes_table(demo).to_pylist()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    [(8, 10, 0.4902, 0.9433), (0, 10, 0.0, 0.2775), (5, 10, 0.2366, 0.7634),
+     (1, 1, 0.2065, 1.0), (50, 100, 0.4038, 0.5962)],
+)
+def test_wilson_known_values(k: int, n: int, low: float, high: float) -> None:
+    got_low, got_high = wilson_interval(np.array([k]), np.array([n]))
+    assert (round(float(got_low[0]), 4), round(float(got_high[0]), 4)) == (low, high)
+
+
+def test_t_distribution_and_beta_against_scipy() -> None:
+    for df in (1, 2.5, 7, 30, 400, 5000):
+        for t in (-3.0, -0.4, 0.0, 0.7, 2.0, 6.5):
+            assert student_t_sf(t, df) == pytest.approx(stats.t.sf(t, df), rel=1e-9, abs=1e-15)
+        for p in (0.6, 0.975, 0.999):
+            assert student_t_quantile(p, df) == pytest.approx(stats.t.ppf(p, df), rel=1e-8)
+    for a, b, x in ((0.5, 0.5, 0.3), (2, 3, 0.9), (250, 0.5, 0.95), (10, 10, 0.5)):
+        assert incomplete_beta(a, b, x) == pytest.approx(special.betainc(a, b, x), rel=1e-10)
+
+
+def test_holm_by_hand() -> None:
+    # sorted p: .01 (x3 = .03), .03 (x2 = .06), .04 (x1 = .04 -> monotone .06)
+    assert holm_adjust(np.array([0.04, 0.01, np.nan, 0.03])).tolist()[:2] == pytest.approx(
+        [0.06, 0.03])
+
+
+def test_kappa_from_a_hand_computed_table() -> None:
+    # 2x2 table: yes/yes 20, yes/no 5, no/yes 10, no/no 15.
+    # p_o = 35/50 = .7; p_e = (25*30 + 25*20) / 50^2 = .5; kappa = .4
+    first = ["yes"] * 25 + ["no"] * 25
+    second = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+    assert cohens_kappa(first, second) == pytest.approx(0.4)
+    assert math.isnan(cohens_kappa(["a", "a"], ["a", "a"]))
+
+
+def golden_density() -> dict[str, int]:
+    """Golden boxes per image, counted from the JSON (crowd regions not counted)."""
+    doc = json.loads((DEMO / "golden.json").read_text())
+    names = {im["id"]: im["file_name"] for im in doc["images"]}
+    counts: Counter[str] = Counter()
+    for a in doc["annotations"]:
+        if not a["iscrowd"]:
+            counts[names[a["image_id"]]] += 1
+    return {name: counts[name] for name in names.values()}
+
+
+def bucket_of(density: int) -> str:
+    if density == 0:
+        return "0"
+    for low, high in ((1, 5), (6, 15), (16, 40)):
+        if low <= density <= high:
+            return f"{low}-{high}"
+    return "41+"
+
+
+def test_density_breakdown_recounted_from_the_rows(demo: AuditResult,
+                                                   rows: list[dict[str, Any]]) -> None:
+    density = golden_density()
+    expected: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        bucket = bucket_of(density[r["image"]])
+        assert r["density"] == density[r["image"]] and r["density_bucket"] == bucket
+        if r["outcome"] in ("matched", "missing", "wrong_class"):
+            for cls in (r["golden_class"], "(all)"):
+                expected[bucket, cls]["golden"] += 1
+                expected[bucket, cls][r["outcome"]] += 1
+        if r["outcome"] in ("matched", "wrong_class", "extra"):
+            for cls in (r["batch_class"], "(all)"):
+                expected[bucket, cls]["judged"] += 1
+                expected[bucket, cls][f"batch_{r['outcome']}"] += 1
+    c = demo.breakdowns.columns
+    seen = 0
+    for i in range(len(c["class"])):
+        if c["dimension"][i] != "density":
+            continue
+        seen += 1
+        e = expected[c["bucket"][i], c["class"][i]]
+        assert (int(c["golden"][i]), int(c["missing"][i]), int(c["extra"][i])) == (
+            e["golden"], e["missing"], e["batch_extra"])
+        if e["golden"]:
+            assert c["missing_rate"][i] == pytest.approx(e["missing"] / e["golden"])
+            low, high = wilson_interval(np.array([e["missing"]]), np.array([e["golden"]]))
+            assert c["missing_low"][i] == pytest.approx(low[0])
+            assert c["missing_high"][i] == pytest.approx(high[0])
+    assert seen == len([k for k, v in expected.items() if v["golden"] or v["judged"]])
+
+
+def test_size_buckets_follow_coco_areas(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        if r["golden_x1"] is not None:
+            area = (r["golden_x2"] - r["golden_x1"]) * (r["golden_y2"] - r["golden_y1"])
+        elif r["batch_x1"] is not None:
+            area = (r["batch_x2"] - r["batch_x1"]) * (r["batch_y2"] - r["batch_y1"])
+        else:
+            continue
+        expected = "small" if area < 32**2 else "medium" if area < 96**2 else "large"
+        assert r["size_bucket"] == expected
+
+
+def test_confusion_recounted(demo: AuditResult, rows: list[dict[str, Any]]) -> None:
+    expected: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        if r["outcome"] in ("matched", "wrong_class"):
+            expected[r["golden_class"], r["batch_class"]] += 1
+        elif r["outcome"] == "missing":
+            expected[r["golden_class"], "(missing)"] += 1
+        elif r["outcome"] == "extra":
+            expected["(extra)", r["batch_class"]] += 1
+    c = demo.confusion
+    got = {(c.rows[i], c.columns[j]): int(c.counts[i, j])
+           for i in range(len(c.rows)) for j in range(len(c.columns)) if c.counts[i, j]}
+    assert got == dict(expected)
+
+
+def test_annotator_figures_and_bias_by_brute_force(demo: AuditResult,
+                                                   rows: list[dict[str, Any]]) -> None:
+    per: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        counts[r["annotator"]][r["outcome"]] += 1
+        if r["outcome"] != "matched":
+            continue
+        w = r["golden_x2"] - r["golden_x1"]
+        h = r["golden_y2"] - r["golden_y1"]
+        edges = [(r["golden_x1"] - r["batch_x1"]) / w, (r["batch_x2"] - r["golden_x2"]) / w,
+                 (r["golden_y1"] - r["batch_y1"]) / h, (r["batch_y2"] - r["golden_y2"]) / h]
+        per[r["annotator"]]["looseness"].append(sum(edges) / 4)
+        per[r["annotator"]]["iou"].append(r["iou"])
+    a = demo.annotators.annotators
+    for i, name in enumerate(a["annotator"]):
+        n = len(per[name]["iou"])
+        assert a["matched"][i] == n == counts[name]["matched"]
+        golden = counts[name]["matched"] + counts[name]["missing"] + counts[name]["wrong_class"]
+        assert a["missing_rate"][i] == pytest.approx(counts[name]["missing"] / golden)
+        values = per[name]["looseness"]
+        mean = sum(values) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+        half = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n)
+        assert a["looseness_mean"][i] == pytest.approx(mean)
+        assert a["looseness_low"][i] == pytest.approx(mean - half)
+        assert a["looseness_high"][i] == pytest.approx(mean + half)
+        assert a["iou_mean"][i] == pytest.approx(sum(per[name]["iou"]) / n)
+
+
+def test_bias_verdicts_find_exactly_the_injected_annotators(demo: AuditResult) -> None:
+    """tests/synth.py makes ann_ben 5% loose and ann_cho 4% tight per edge; ann_eli is 1%
+    loose, under the 2% margin; ann_ada and ann_dev have no bias."""
+    a = demo.annotators.annotators
+    verdicts = dict(zip(a["annotator"], a["verdict"], strict=True))
+    assert verdicts == {"ann_ada": "consistent", "ann_ben": "looser", "ann_cho": "tighter",
+                        "ann_dev": "consistent", "ann_eli": "consistent"}
+    assert set(a["shift_verdict"]) == {"none"}
+
+
+def test_iou_spread_test_against_scipy_welch(demo: AuditResult,
+                                            rows: list[dict[str, Any]]) -> None:
+    ious: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r["outcome"] == "matched":
+            ious[r["annotator"]].append(r["iou"])
+    deviations = {name: [abs(v - float(np.median(vals))) for v in vals]
+                  for name, vals in ious.items()}
+    a = demo.annotators.annotators
+    raw = []
+    for i, name in enumerate(a["annotator"]):
+        rest = [d for other, devs in deviations.items() if other != name for d in devs]
+        expected = stats.ttest_ind(deviations[name], rest, equal_var=False,
+                                   alternative="greater").pvalue
+        assert a["iou_spread_p"][i] == pytest.approx(expected, rel=1e-6, abs=1e-300)
+        raw.append(expected)
+    flagged = dict(zip(a["annotator"], a["iou_spread_flag"], strict=True))
+    assert flagged["ann_dev"], "the generator's noisy annotator must be flagged"
+    assert not flagged["ann_ada"] and not flagged["ann_eli"]
+
+
+def test_insufficient_data_is_never_consistent() -> None:
+    golden = bbqa.load(DEMO / "golden.json")
+    batch = bbqa.load(DEMO / "batch.json")
+    result = bbqa.audit(golden, batch, bbqa.AuditOptions(min_matched=10_000))
+    assert set(result.annotators.annotators["verdict"]) == {"insufficient data"}
+
+
+def test_attribute_agreement_recounted(demo: AuditResult, rows: list[dict[str, Any]]) -> None:
+    for row in demo.attributes.rows:
+        name, cls = row["attribute"], row["class"]
+        pairs = [(r[f"golden_attr_{name}"], r[f"batch_attr_{name}"]) for r in rows
+                 if r["outcome"] == "matched" and (cls == "(all)" or r["golden_class"] == cls)
+                 and r[f"golden_attr_{name}"] is not None
+                 and r[f"batch_attr_{name}"] is not None]
+        n = len(pairs)
+        assert row["n"] == n
+        table = Counter(pairs)
+        observed = sum(v for (g, b), v in table.items() if g == b) / n
+        g_marg = Counter(g for g, _ in pairs)
+        b_marg = Counter(b for _, b in pairs)
+        chance = sum(g_marg[v] * b_marg[v] for v in g_marg) / n**2
+        assert row["agreement"] == pytest.approx(observed)
+        if chance < 1:
+            assert row["kappa"] == pytest.approx((observed - chance) / (1 - chance))
+        confusion: list[dict[str, Any]] = row["confusion"]  # type: ignore[assignment]
+        assert {(c["golden"], c["batch"]): c["count"] for c in confusion} == dict(table)
+    mismatched = [r for r in rows if r["attribute_mismatch"]]
+    for r in rows:
+        differs = r["outcome"] == "matched" and any(
+            r[f"golden_attr_{n}"] is not None and r[f"batch_attr_{n}"] is not None
+            and r[f"golden_attr_{n}"] != r[f"batch_attr_{n}"] for n in ("occluded", "truncated"))
+        assert r["attribute_mismatch"] == differs
+    assert mismatched
+
+
+def test_duplicates_by_brute_force(demo: AuditResult) -> None:
+    doc = json.loads((DEMO / "batch.json").read_text())
+    by_group: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
+    for a in doc["annotations"]:
+        by_group[a["image_id"], a["category_id"]].append(a)
+    expected = set()
+    for group in by_group.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                box_a = [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
+                         a["bbox"][1] + a["bbox"][3]]
+                box_b = [b["bbox"][0], b["bbox"][1], b["bbox"][0] + b["bbox"][2],
+                         b["bbox"][1] + b["bbox"][3]]
+                if brute_iou(box_a, box_b) >= 0.9:
+                    expected.add(frozenset((str(a["id"]), str(b["id"]))))
+    got = {frozenset((f.box_id, f.other_id)) for f in demo.hygiene
+           if f.set == "batch" and f.check == "duplicate"}
+    assert got == expected and len(expected) > 5
+
+
+def test_loose_and_defects(demo: AuditResult, rows: list[dict[str, Any]]) -> None:
+    loose = [r for r in rows if r["outcome"] == "matched" and r["iou"] < 0.75]
+    assert [r["loose"] for r in rows].count(True) == len(loose)
+    defects = demo.summary["defects"]["by_type"]
+    assert defects["loose"] == len(loose)
+    assert defects["missing"] == sum(r["outcome"] == "missing" for r in rows)
+    corrections = corrections_table(demo).to_pylist()
+    assert Counter(c["defect"] for c in corrections) == Counter(
+        {k: v for k, v in defects.items() if v})
+    images = demo.images.columns
+    assert int(np.sum(images["defects"])) == demo.summary["defects"]["total"]
+    assert list(images["defects"]) == sorted(images["defects"], reverse=True)
+
+
+def test_corrections_use_the_batch_convention(tmp_path: Any) -> None:
+    """A VOC batch's corrections give boxes as 1-based inclusive xmin ymin xmax ymax."""
+    golden_path = tmp_path / "golden.json"
+    golden_path.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100}],
+        "categories": [{"id": 1, "name": "dog"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 20, 30, 40]},
+                        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [60, 60, 10, 10]}],
+    }))
+    voc = tmp_path / "voc"
+    voc.mkdir()
+    (voc / "a.xml").write_text(
+        "<annotation><filename>a.jpg</filename><size><width>100</width><height>100</height>"
+        "</size><object><name>dog</name><bndbox><xmin>19</xmin><ymin>21</ymin><xmax>40</xmax>"
+        "<ymax>60</ymax></bndbox></object></annotation>")
+    result = bbqa.audit(bbqa.load(golden_path), bbqa.load(voc))
+    found = {c["defect"]: c for c in corrections_table(result).to_pylist()}
+    assert found["missing"]["golden_box"] == "61 61 70 70"
+    assert found["missing"]["action"] == "draw missing dog at 61 61 70 70"
+    assert found["loose"]["batch_box"] == "19 21 40 60"
+    assert found["loose"]["golden_box"] == "11 21 40 60"
