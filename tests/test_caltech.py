@@ -38,7 +38,8 @@ def to_boxes(entries: list[Any] | None) -> list[list[float]]:
 
 def convert(path: Path, per_worker: bool) -> dict[str, Any]:
     raw = json.loads(path.read_text())
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for record in raw["annotations"]:
         for image_id, entries in record["answer"]["images"].items():
             meta = raw["images"][image_id]
