@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -65,11 +65,13 @@ class Alignment:
 
 
 def _stems(keys: StrArray) -> list[str]:
-    return [PurePosixPath(k).stem if PurePosixPath(k).suffix else k for k in keys.tolist()]
+    # Keys are file names without folders; like pathlib, a leading dot does not start a suffix.
+    return [k[:k.rindex(".")] if "." in k[1:-1] else k for k in keys.tolist()]
 
 
 def _has_extensions(keys: StrArray) -> bool:
-    return bool(len(keys)) and all(PurePosixPath(k).suffix for k in keys.tolist())
+    ends = np.char.str_len(keys) - 1
+    return bool(len(keys)) and bool(np.all(np.char.find(keys, ".", 1, ends) >= 0))
 
 
 def resolve_key_mode(golden: Dataset, batch: Dataset, mode: ImageKey) -> ImageKey:

@@ -45,16 +45,24 @@ class AttributeAgreement:
     not_comparable: dict[str, str]
 
 
-def _codes_to_text(values: tuple[str, ...], codes: npt.NDArray[np.int32]) -> npt.NDArray[
-        np.str_]:
-    lookup = np.array([*values, ""], dtype=np.str_)
-    result: npt.NDArray[np.str_] = lookup[codes]
-    return result
+def kappa_from_table(table: npt.NDArray[np.int64]) -> tuple[int, float, float]:
+    """n, observed agreement and Cohen's kappa from a square rater-1 x rater-2 count table."""
+    n = int(table.sum())
+    if n == 0:
+        return 0, math.nan, math.nan
+    observed = float(np.trace(table)) / n
+    expected = float(table.sum(axis=1) @ table.sum(axis=0)) / (n * n)
+    kappa = math.nan if expected >= 1.0 else (observed - expected) / (1.0 - expected)
+    return n, observed, kappa
 
 
 def attribute_agreement(golden: Dataset, batch: Dataset, matches: Matches, rows: RowContext,
                         classes: Sequence[str]) -> AttributeAgreement:
-    """Agreement of every attribute both sets carry, over matched pairs."""
+    """Agreement of every attribute both sets carry, over matched pairs.
+
+    Values are compared as text: the two sets' dictionaries are merged into one, then every
+    (class, golden value, batch value) cell is counted at once.
+    """
     gb, bb = golden.boxes, batch.boxes
     only_golden = sorted(set(gb.attributes) - set(bb.attributes))
     only_batch = sorted(set(bb.attributes) - set(gb.attributes))
@@ -63,28 +71,28 @@ def attribute_agreement(golden: Dataset, batch: Dataset, matches: Matches, rows:
     matched = matches.outcome == Outcome.MATCHED
     g, b = matches.golden[matched], matches.batch[matched]
     cls = rows.golden_class[matched]
+    n_classes = len(classes)
     out: list[dict[str, object]] = []
     for name in rows.compared_attributes:
         g_attr, b_attr = gb.attributes[name], bb.attributes[name]
-        g_code, b_code = g_attr.codes[g], b_attr.codes[b]
-        both = (g_code >= 0) & (b_code >= 0)
-        g_text = _codes_to_text(g_attr.values, g_code[both])
-        b_text = _codes_to_text(b_attr.values, b_code[both])
-        pair_class = cls[both]
-        groups = [(ALL_CLASSES, np.ones(len(g_text), bool))]
-        groups += [(classes[c], pair_class == c) for c in np.unique(pair_class).tolist()]
-        for label, mask in groups:
-            first, second = g_text[mask].tolist(), b_text[mask].tolist()
-            n = len(first)
-            confusion = Counter(zip(first, second, strict=True))
+        values = sorted(set(g_attr.values) | set(b_attr.values))
+        index = {v: i for i, v in enumerate(values)}
+        g_map = np.array([index[v] for v in g_attr.values] + [-1], np.int64)
+        b_map = np.array([index[v] for v in b_attr.values] + [-1], np.int64)
+        g_val, b_val = g_map[g_attr.codes[g]], b_map[b_attr.codes[b]]
+        both = (g_val >= 0) & (b_val >= 0)
+        k = len(values)
+        cells = np.bincount((cls[both] * k + g_val[both]) * k + b_val[both],
+                            minlength=n_classes * k * k).reshape(n_classes, k, k)
+        tables = [(ALL_CLASSES, cells.sum(axis=0))]
+        tables += [(classes[c], cells[c]) for c in range(n_classes) if cells[c].any()]
+        for label, table in tables:
+            n, agreement, kappa = kappa_from_table(table)
             out.append({
-                "attribute": name,
-                "class": label,
-                "n": n,
-                "agreement": (sum(a == b for a, b in zip(first, second, strict=True)) / n
-                              if n else math.nan),
-                "kappa": cohens_kappa(first, second),
-                "confusion": [{"golden": gv, "batch": bv, "count": count}
-                              for (gv, bv), count in sorted(confusion.items())],
+                "attribute": name, "class": label, "n": n, "agreement": agreement,
+                "kappa": kappa,
+                "confusion": [{"golden": values[i], "batch": values[j],
+                               "count": int(table[i, j])}
+                              for i, j in zip(*np.nonzero(table), strict=True)],
             })
     return AttributeAgreement(rows=out, not_comparable=not_comparable)
