@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,7 +24,8 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.dataset import Boxes, Dataset, IntArray, StrArray
-from bbqa.errors import InputError, UsageError
+from bbqa.errors import InputError
+from bbqa.pairs_file import read_pairs
 
 
 class ImageKey(StrEnum):
@@ -147,32 +146,7 @@ def align(golden: Dataset, batch: Dataset, key: ImageKey = ImageKey.AUTO) -> Ali
 
 def read_class_map(path: Path) -> dict[str, str]:
     """Read a class map (old name -> new name) from CSV (two columns) or a JSON object."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read class map {path}: {exc.strerror or exc}") from exc
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-        if not isinstance(data, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-        ):
-            raise InputError('expected a JSON object of names, like {"old": "new"}', path=path)
-        return dict(data)
-    mapping: dict[str, str] = {}
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) != 2:
-            raise InputError(f"expected 2 columns (old,new), got {len(row)}", path=path,
-                             line=number)
-        old, new = row[0].strip(), row[1].strip()
-        if number == 1 and (old.lower(), new.lower()) in {("old", "new"), ("from", "to")}:
-            continue
-        mapping[old] = new
-    return mapping
+    return read_pairs(path, headers={"old", "from"}, columns="old,new")
 
 
 def rename_categories(dataset: Dataset, mapping: Mapping[str, str]) -> Dataset:

@@ -10,8 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -19,34 +17,13 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from bbqa.dataset import Dataset, normalize_key
-from bbqa.errors import InputError
+from bbqa.pairs_file import read_pairs
 
 
 def read_scene_map(path: Path) -> dict[str, str]:
     """Read ``image key -> scene tag`` from a two-column CSV (header optional) or JSON object."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read scene map: {exc.strerror or exc}", path=path) from exc
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
-        if not isinstance(data, dict):
-            raise InputError('expected a JSON object like {"image.jpg": "night"}', path=path)
-        return {normalize_key(str(k)): str(v) for k, v in data.items()}
-    mapping: dict[str, str] = {}
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        if not row or not "".join(row).strip():
-            continue
-        if len(row) != 2:
-            raise InputError(f"expected 2 columns (image,scene), got {len(row)}", path=path,
-                             line=number)
-        if number == 1 and row[0].strip().lower() in ("image", "file", "key"):
-            continue
-        mapping[normalize_key(row[0].strip())] = row[1].strip()
-    return mapping
+    pairs = read_pairs(path, headers={"image", "file", "key"}, columns="image,scene")
+    return {normalize_key(k): v for k, v in pairs.items()}
 
 
 def apply_scenes(dataset: Dataset, mapping: Mapping[str, str]) -> Dataset:

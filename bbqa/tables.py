@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from bbqa.audit import AuditResult
 from bbqa.match import Outcome
 from bbqa.metrics.classes import COUNT_COLUMNS, IOU_COLUMNS
-from bbqa.metrics.defects import corrections
+from bbqa.metrics.defects import BOX_FORMATS, DEFECT_TYPES, defect_rows
 from bbqa.metrics.rows import EDGES, SIZE_LABELS
 
 _COORDS = ("x1", "y1", "x2", "y2")
@@ -57,16 +58,23 @@ CLASSES_SCHEMA = pa.schema(
 
 def _lookup(names: list[str], index: npt.NDArray[np.int64]) -> pa.Array:
     """``names[index]`` as an Arrow string array, null where ``index`` is negative."""
-    lookup = np.asarray(names if names else [""], dtype=np.str_)
-    return pa.array(lookup[np.maximum(index, 0)], type=pa.string(), mask=index < 0)
+    indices = pa.array(np.asarray(index, dtype=np.int32), mask=index < 0)
+    if not names:
+        return pa.nulls(len(index), pa.string())
+    return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())
+                                          ).dictionary_decode()
 
 
 def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
     """``values[index]`` as an Arrow array, null where ``index`` is negative."""
     present = index >= 0
+    if values.dtype.kind == "U":
+        # Converting the source column once and taking from it beats converting the gathered
+        # copy: the gather repeats golden ids once per labeling.
+        if not len(values):
+            return pa.nulls(len(index), pa.string())
+        return pa.array(values, pa.string()).take(pa.array(index, mask=~present))
     taken = values[np.where(present, index, 0)] if len(values) else np.zeros(len(index))
-    if taken.dtype.kind == "U":
-        return pa.array(taken, type=pa.string(), mask=~present)
     return pa.array(taken, mask=~present)
 
 
@@ -106,12 +114,10 @@ def boxes_table(result: AuditResult) -> pa.Table:
     table = pa.Table.from_pydict(columns, schema=BOXES_SCHEMA)
     for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
         for name, attribute in sorted(dataset.boxes.attributes.items()):
-            values = np.array([*attribute.values, ""], dtype=np.str_)
             codes = np.where(index >= 0, attribute.codes[np.maximum(index, 0)]
                              if len(attribute.codes) else -1, -1)
-            table = table.append_column(
-                f"{side}_attr_{name}",
-                pa.array(values[codes], type=pa.string(), mask=codes < 0))
+            table = table.append_column(f"{side}_attr_{name}",
+                                        _lookup(list(attribute.values), codes.astype(np.int64)))
     return table
 
 
@@ -207,10 +213,100 @@ def images_table(result: AuditResult) -> pa.Table:
     return _from_columns(result.images.columns)
 
 
+def _native_boxes(result: AuditResult, side: str, index: npt.NDArray[np.int64],
+                  labeling: npt.NDArray[np.int64]) -> pa.Array:
+    """Boxes as text in the batch's own convention (see :data:`BOX_FORMATS`); null if absent."""
+    dataset = result.golden if side == "golden" else result.batch
+    fmt = _batch_format(result)
+    b = dataset.boxes
+    i = np.maximum(index, 0)
+    x1, y1, x2, y2 = b.x1[i], b.y1[i], b.x2[i], b.y2[i]
+    if fmt == "voc":
+        numbers, digits = (x1 + 1, y1 + 1, x2, y2), 2
+    elif fmt == "yolo":
+        w = result.batch.images.width[labeling]
+        h = result.batch.images.height[labeling]
+        numbers, digits = ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w,
+                           (y2 - y1) / h), 6
+    else:
+        numbers, digits = (x1, y1, x2 - x1, y2 - y1), 2
+    texts = [pc.cast(pc.round(pa.array(v), digits), pa.string()) for v in numbers]
+    joined = pc.binary_join_element_wise(*texts, " ")
+    return pc.if_else(pa.array(index >= 0), joined, pa.scalar(None, pa.string()))
+
+
+def _batch_format(result: AuditResult) -> str:
+    return result.batch.format if result.batch.format in BOX_FORMATS else "coco"
+
+
+def _attribute_changes(result: AuditResult, r: npt.NDArray[np.int64]) -> pa.Array:
+    """``name=golden value (was batch value)`` for each attribute that differs, joined."""
+    g, b = result.matches.golden[r], result.matches.batch[r]
+    flagged = result.rows.attribute_mismatch[r]
+    parts = []
+    for name in result.rows.compared_attributes:
+        ga = result.golden.boxes.attributes[name]
+        ba = result.batch.boxes.attributes[name]
+        g_code = np.where(flagged, ga.codes[np.maximum(g, 0)], -1)
+        b_code = np.where(flagged, ba.codes[np.maximum(b, 0)], -1)
+        g_text = _lookup(list(ga.values), g_code.astype(np.int64))
+        b_text = _lookup(list(ba.values), b_code.astype(np.int64))
+        differs = pc.and_kleene(pc.not_equal(g_text, b_text), pa.array(flagged))
+        text = pc.binary_join_element_wise(name + "=", g_text, " (was ", b_text, ")", "")
+        parts.append(pc.if_else(differs, text, pa.scalar(None, pa.string())))
+    if not parts:
+        return pa.nulls(len(r), pa.string())
+    joined = parts[0]
+    for part in parts[1:]:
+        # Both present: "a; b"; otherwise whichever is present (null_handling="skip" has
+        # returned empty arrays for all-null inputs in some pyarrow versions).
+        joined = pc.coalesce(pc.binary_join_element_wise(joined, part, "; "), joined, part)
+    return joined
+
+
 def corrections_table(result: AuditResult) -> pa.Table:
-    """``corrections.parquet`` / ``corrections.csv``: one row per defect to fix."""
-    columns = corrections(result.golden, result.batch, result.matches, result.rows,
-                          result.alignment.classes)
-    types = {"labeling": pa.int32(), "iou": pa.float64()}
-    return pa.table({name: pa.array(values, types.get(name, pa.string()))
-                     for name, values in columns.items()})
+    """``corrections.parquet`` / ``corrections.csv``: one row per defect to fix, both boxes
+    in the batch's own coordinate convention, and a plain-words action."""
+    m, rows = result.matches, result.rows
+    r, kind = defect_rows(m, rows)
+    labeling = m.labeling[r].astype(np.int64)
+    g, b = m.golden[r], m.batch[r]
+    classes = list(result.alignment.classes)
+    golden_class = _lookup(classes, rows.golden_class[r])
+    batch_class = _lookup(classes, rows.batch_class[r])
+    golden_box = _native_boxes(result, "golden", g, labeling)
+    batch_box = _native_boxes(result, "batch", b, labeling)
+    changes = _attribute_changes(result, r)
+
+    def text(*parts: Any) -> pa.Array:
+        return pc.binary_join_element_wise(*parts, "")
+
+    actions = {
+        "missing": text("draw missing ", golden_class, " at ", golden_box),
+        "wrong_class": text("relabel ", batch_class, " -> ", golden_class),
+        "loose": text("redraw ", golden_class, " box ", batch_box, " as ", golden_box),
+        "attribute_mismatch": text("set ", changes),
+        "extra": text("delete extra ", batch_class, " box at ", batch_box),
+        "invalid": text("fix or delete invalid ", batch_class, " box ", batch_box),
+    }
+    kinds = pa.array(kind.astype(np.int32))
+    action = pc.case_when(
+        pc.make_struct(*[pc.equal(kinds, i) for i in range(len(DEFECT_TYPES))],
+                       field_names=list(DEFECT_TYPES)),
+        *[actions[d] for d in DEFECT_TYPES])
+    fmt = _batch_format(result)
+    return pa.table({
+        "image": _gather(result.batch.images.key, labeling),
+        "labeling": pa.array(labeling.astype(np.int32)),
+        "annotator": _lookup(list(rows.annotator_names), rows.annotator[r]),
+        "defect": _lookup(list(DEFECT_TYPES), kind),
+        "golden_id": _gather(result.golden.boxes.source_id, g),
+        "batch_id": _gather(result.batch.boxes.source_id, b),
+        "golden_class": golden_class,
+        "batch_class": batch_class,
+        "iou": pa.array(m.iou[r], mask=np.isnan(m.iou[r])),
+        "box_format": pa.array([BOX_FORMATS[fmt]] * len(r), pa.string()),
+        "golden_box": golden_box,
+        "batch_box": batch_box,
+        "action": action,
+    })

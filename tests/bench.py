@@ -2,6 +2,7 @@
 
     make bench                       # 5,000 images, about 35,000 boxes per set
     BENCH_IMAGES=50000 make bench    # another size
+    BENCH_IMAGES=122000 BENCH_SUITE=1 make bench   # 850,000 boxes, with the suite overhead
 
 Data comes from the repository's seeded generator (tests/synth.py) into bench-data/. Each run
 is a fresh process, as a user or CI runs it, so start-up and imports are included; the median
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
@@ -75,6 +77,64 @@ def stages(data: Path) -> dict[str, float]:
     return times
 
 
+def suite_overhead(data: Path, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds of a foundation-only audit and of the full metric suite, in-process.
+
+    Foundation: load both sets, align, match, per-class table, write ``boxes.parquet`` (the
+    foundation's 17 columns) and ``classes.parquet``. Full: load both sets, ``bbqa.audit`` with
+    every table, write every output of ``--out``.
+    """
+    import pyarrow.parquet as pq
+
+    import bbqa
+    from bbqa.align import align
+    from bbqa.match import match
+    from bbqa.metrics.classes import class_table
+    from bbqa.report.files import write_audit
+    from bbqa.tables import BOXES_SCHEMA, boxes_table, classes_table
+
+    out = ROOT / "bench-data" / "out-suite"
+    out.mkdir(parents=True, exist_ok=True)
+
+    def foundation() -> None:
+        golden = bbqa.load(data / "golden.json")
+        batch = bbqa.load(data / "batch.json")
+        alignment = align(golden, batch)
+        matches = match(golden, batch, alignment, 0.5)
+        class_table(golden, batch, alignment, matches)
+        result = _FoundationResult(golden, batch, alignment, matches)
+        pq.write_table(boxes_table(result).select(BOXES_SCHEMA.names[:17]), out / "b.parquet")
+        pq.write_table(classes_table(result), out / "c.parquet")
+
+    def full() -> None:
+        result = bbqa.audit(bbqa.load(data / "golden.json"), bbqa.load(data / "batch.json"))
+        write_audit(result, out)
+
+    timings: dict[str, list[float]] = {"foundation": [], "full": []}
+    for _ in range(repeats):
+        for name, run in (("foundation", foundation), ("full", full)):
+            start = time.perf_counter()
+            run()
+            timings[name].append(time.perf_counter() - start)
+    return statistics.median(timings["foundation"]), statistics.median(timings["full"])
+
+
+def _FoundationResult(golden: Any, batch: Any, alignment: Any, matches: Any) -> Any:  # noqa: N802
+    """What the foundation's two tables read from an audit result.
+
+    The row context also derives the metric suite's per-row columns (density, size, edges,
+    flags): a few vectorized passes, counted here on the foundation's side.
+    """
+    from types import SimpleNamespace
+
+    from bbqa.metrics.classes import class_table
+    from bbqa.metrics.rows import row_context
+
+    return SimpleNamespace(golden=golden, batch=batch, alignment=alignment, matches=matches,
+                           rows=row_context(golden, batch, alignment, matches),
+                           classes=class_table(golden, batch, alignment, matches))
+
+
 def main() -> None:
     images = int(os.environ.get("BENCH_IMAGES", "5000"))
     data = generate(images)
@@ -96,6 +156,10 @@ def main() -> None:
           " MiB")
     for name, seconds in stages(data).items():
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
+    if os.environ.get("BENCH_SUITE"):
+        foundation, full = suite_overhead(data)
+        print(f"metric suite overhead (in-process, median of 3): foundation-only audit "
+              f"{foundation:.2f} s, full audit {full:.2f} s, ratio {full / foundation:.2f}")
 
 
 if __name__ == "__main__":
