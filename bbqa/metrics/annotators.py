@@ -80,19 +80,10 @@ def bias_values(golden: Dataset, batch: Dataset, g: npt.NDArray[np.int64],
     return values
 
 
-def median_deviations(values: FloatArray, group: npt.NDArray[np.int64]) -> FloatArray:
-    """|value - median of its group|: the Brown-Forsythe transform."""
-    out = np.empty(len(values))
-    for g in np.unique(group).tolist():
-        mask = group == g
-        out[mask] = np.abs(values[mask] - np.median(values[mask]))
-    return out
-
-
 def spread_p_value(z_own: FloatArray, z_rest: FloatArray) -> float:
     """One-sided Welch p that ``z_own`` deviations are larger on average than ``z_rest``.
 
-    Both are Brown-Forsythe deviations (:func:`median_deviations`), each centred on its own
+    Both are Brown-Forsythe deviations (|IoU - median|), each centred on its own
     annotator's median, so a pool of annotators with different typical IoUs is not mistaken
     for a wide spread.
     """
@@ -116,8 +107,12 @@ class AnnotatorTables:
     annotator_classes: dict[str, list[Any]]
 
 
-def _counts(outcome: npt.NDArray[np.int8]) -> dict[str, int]:
-    counts = {o.label: int(np.count_nonzero(outcome == o)) for o in Outcome}
+_OUTCOMES = len(Outcome)
+
+
+def _counts(row: npt.NDArray[np.int64]) -> dict[str, int]:
+    """Named counts from one row of an outcome-count matrix (columns indexed by Outcome)."""
+    counts = {o.label: int(row[o]) for o in Outcome}
     counts["golden"] = counts["matched"] + counts["missing"] + counts["wrong_class"]
     counts["judged"] = counts["matched"] + counts["wrong_class"] + counts["extra"]
     counts["boxes"] = counts["judged"] + counts["ignored"]
@@ -140,33 +135,59 @@ def _iou_columns(row: dict[str, object], ious: FloatArray) -> None:
         row[name] = stats[name]
 
 
+def _slices(key: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.intp],
+                                                             npt.NDArray[np.intp]]:
+    """A stable order grouping equal keys, and each key's [start, stop) bounds in it."""
+    order = np.argsort(key, kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(n_keys + 1))
+    return order, bounds
+
+
 def annotator_tables(
     golden: Dataset, batch: Dataset, matches: Matches, rows: RowContext,
     classes: Sequence[str], *, margin: float = 0.02, min_matched: int = 30,
 ) -> AnnotatorTables:
-    """Build the per-annotator and per-annotator-per-class tables."""
+    """Build the per-annotator and per-annotator-per-class tables.
+
+    Golden-side outcomes count under the golden box's class, batch-only ones under the batch
+    box's class. Rows are grouped once by sorting; no pass over all rows per annotator.
+    """
     names = [*rows.annotator_names, UNKNOWN]
-    annotator = np.where(rows.annotator >= 0, rows.annotator, len(names) - 1)
+    n_names, n_classes = len(names), len(classes)
+    annotator = np.where(rows.annotator >= 0, rows.annotator, n_names - 1).astype(np.int64)
+    outcome = matches.outcome.astype(np.int64)
+    counts = np.bincount(annotator * _OUTCOMES + outcome,
+                         minlength=n_names * _OUTCOMES).reshape(n_names, _OUTCOMES)
+    n_labelings = int(matches.labeling.max()) + 1 if len(matches) else 1
+    pairs = np.unique(annotator * n_labelings + matches.labeling)
+    images = np.bincount(pairs // n_labelings, minlength=n_names)
+
     matched = matches.outcome == Outcome.MATCHED
     bias = bias_values(golden, batch, matches.golden[matched], matches.batch[matched])
     matched_annotator = annotator[matched]
+    matched_class = rows.golden_class[matched]
     matched_iou = matches.iou[matched]
-    deviations = median_deviations(matched_iou, matched_annotator)
-    present = np.unique(annotator).tolist()
+    order, bounds = _slices(matched_annotator, n_names)
+    deviations = np.empty(len(matched_iou))
+    for a in range(n_names):
+        mine = order[bounds[a]:bounds[a + 1]]
+        if len(mine):
+            deviations[mine] = np.abs(matched_iou[mine] - np.median(matched_iou[mine]))
+
+    present = [a for a in range(n_names) if counts[a].sum()]
     per_annotator: list[dict[str, object]] = []
     for a in present:
-        here = annotator == a
-        mine = matched_annotator == a
-        counts = _counts(matches.outcome[here])
+        mine = order[bounds[a]:bounds[a + 1]]
+        rest = np.concatenate([order[:bounds[a]], order[bounds[a + 1]:]])
+        named = _counts(counts[a])
         row: dict[str, object] = {
-            "annotator": names[a],
-            "images": len(np.unique(matches.labeling[here])),
-            **{k: counts[k] for k in ("boxes", "golden", "matched", "missing", "wrong_class",
-                                      "extra", "ignored", "invalid")},
+            "annotator": names[a], "images": int(images[a]),
+            **{k: named[k] for k in ("boxes", "golden", "matched", "missing", "wrong_class",
+                                     "extra", "ignored", "invalid")},
         }
-        _rates(row, counts)
+        _rates(row, named)
         _iou_columns(row, matched_iou[mine])
-        n = int(mine.sum())
+        n = len(mine)
         intervals = {m: mean_interval(bias[m][mine]) for m in BIAS_MEASURES}
         for measure, (mean, low, high) in intervals.items():
             row[f"{measure}_mean"], row[f"{measure}_low"], row[f"{measure}_high"] = (
@@ -176,7 +197,7 @@ def annotator_tables(
         row["shift_verdict"] = shift_verdict_for(intervals["shift_x"], intervals["shift_y"],
                                                  n=n, margin=margin, min_matched=min_matched)
         row["iou_spread"] = float(deviations[mine].mean()) if n else math.nan
-        row["iou_spread_p"] = (spread_p_value(deviations[mine], deviations[~mine])
+        row["iou_spread_p"] = (spread_p_value(deviations[mine], deviations[rest])
                                if n >= min_matched else math.nan)
         per_annotator.append(row)
     adjusted = holm_adjust(np.array([r["iou_spread_p"] for r in per_annotator], dtype=float))
@@ -185,24 +206,26 @@ def annotator_tables(
         row["iou_spread_flag"] = bool(p < SPREAD_ALPHA) if not math.isnan(p) else False
         row["iou_spread_test"] = SPREAD_TEST
 
-    per_class: list[dict[str, object]] = []
     class_of_row = np.where(rows.golden_class >= 0, rows.golden_class, rows.batch_class)
-    names_of_class = [*classes]
-    for a in present:
-        here = annotator == a
-        for c in np.unique(class_of_row[here & (class_of_row >= 0)]).tolist():
-            # Golden-side outcomes count under the golden class, batch-only ones under theirs.
-            cell = here & (class_of_row == c)
-            counts = _counts(matches.outcome[cell])
-            mine = (matched_annotator == a) & (rows.golden_class[matched] == c)
-            row = {"annotator": names[a], "class": names_of_class[c],
-                   **{k: counts[k] for k in ("boxes", "golden", "matched", "missing",
-                                             "wrong_class", "extra")}}
-            _rates(row, counts)
-            _iou_columns(row, matched_iou[mine])
-            row["looseness_mean"] = (float(bias["looseness"][mine].mean()) if mine.any()
-                                     else math.nan)
-            per_class.append(row)
+    known = class_of_row >= 0
+    cell = annotator[known] * n_classes + class_of_row[known]
+    cell_counts = np.bincount(cell * _OUTCOMES + outcome[known],
+                              minlength=n_names * n_classes * _OUTCOMES
+                              ).reshape(n_names * n_classes, _OUTCOMES)
+    matched_cell = matched_annotator * n_classes + matched_class
+    cell_order, cell_bounds = _slices(matched_cell, n_names * n_classes)
+    per_class: list[dict[str, object]] = []
+    for c in np.flatnonzero(cell_counts.sum(axis=1)).tolist():
+        a, k = divmod(c, n_classes)
+        named = _counts(cell_counts[c])
+        mine = cell_order[cell_bounds[c]:cell_bounds[c + 1]]
+        row = {"annotator": names[a], "class": classes[k],
+               **{key: named[key] for key in ("boxes", "golden", "matched", "missing",
+                                              "wrong_class", "extra")}}
+        _rates(row, named)
+        _iou_columns(row, matched_iou[mine])
+        row["looseness_mean"] = float(bias["looseness"][mine].mean()) if len(mine) else math.nan
+        per_class.append(row)
     return AnnotatorTables(annotators=_columns(per_annotator),
                            annotator_classes=_columns(per_class))
 

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -90,6 +91,7 @@ def student_t_sf(t: float, df: float) -> float:
     return tail if t >= 0 else 1.0 - tail
 
 
+@cache
 def student_t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t (bisection on :func:`student_t_sf`).
 
