@@ -85,12 +85,12 @@ def test_scenes_file(tmp_path: Path, suffix: str) -> None:
 def test_show_picks_sections() -> None:
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json")]
     default = runner.invoke(app, args).stdout
-    assert "Annotators" in default and "Top confusions" not in default
+    assert "Annotators" in default and "Top class confusions" not in default
     only = runner.invoke(app, [*args, "--show", "confusion", "--show", "images"]).stdout
-    assert "Top confusions" in only and "Images with the most defects" in only
+    assert "Top class confusions" in only and "Images with the most defects" in only
     assert "Per-class IoU" not in only
     everything = runner.invoke(app, [*args, "--show", "all"]).stdout
-    for title in ("Per-class IoU", "Worst cells", "Top confusions", "Annotators",
+    for title in ("Per-class IoU", "Worst cells", "Top class confusions", "Annotators",
                   "Attribute agreement", "Hygiene", "Images with the most defects"):
         assert title in everything
     assert runner.invoke(app, [*args, "--show", "nope"]).exit_code == 2

@@ -1,11 +1,15 @@
-"""The README stays true: the demo output, the options and the Parquet schemas it documents.
+"""The README stays true: its command outputs, options and Parquet schemas.
 
-Run ``python -m tests.test_docs --update`` to rewrite the README's demo block from a real run.
+README blocks between ``<!-- output: ARGS -->`` and ``<!-- /output -->`` hold the real output
+of ``bbqa ARGS`` run from the repository root. Run ``python -m tests.test_docs --update`` to
+rewrite them from real runs.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import sys
 
 import pytest
@@ -17,23 +21,23 @@ from bbqa.tables import BOXES_SCHEMA, CLASSES_SCHEMA
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
-DEMO_BLOCK = re.compile(r"(<!-- demo-output -->\n```\n)(.*?)(\n```\n<!-- /demo-output -->)",
-                        re.DOTALL)
+OUTPUT_BLOCK = re.compile(r"(<!-- output: (.*?) -->\n```\n)(.*?)(\n```\n<!-- /output -->)",
+                          re.DOTALL)
 
 
-def demo_output() -> str:
-    result = CliRunner().invoke(app, ["audit", "fixtures/demo/batch.json", "--golden",
-                                      "fixtures/demo/golden.json"])
+def command_output(args: str) -> str:
+    result = CliRunner().invoke(app, shlex.split(args))
     assert result.exit_code == 0, result.stderr
     return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
 
 
-def test_readme_shows_the_real_demo_output(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_readme_shows_real_command_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
-    found = DEMO_BLOCK.search(README.read_text(encoding="utf-8"))
-    assert found, "README lost its demo-output block"
-    assert found.group(2) == demo_output(), (
-        "README demo output is stale: run python -m tests.test_docs --update")
+    blocks = OUTPUT_BLOCK.findall(README.read_text(encoding="utf-8"))
+    assert len(blocks) >= 2, "README lost its command-output blocks"
+    for _, args, shown, _ in blocks:
+        assert shown == command_output(args), (
+            f"README output of 'bbqa {args}' is stale: run python -m tests.test_docs --update")
 
 
 def test_readme_gives_the_two_commands_first() -> None:
@@ -57,11 +61,23 @@ def test_every_parquet_column_is_documented() -> None:
         assert f"`{name}`" in text, f"column {name} is not documented in README"
 
 
-if __name__ == "__main__" and "--update" in sys.argv:
-    import os
+def test_every_output_file_is_documented(tmp_path: object) -> None:
+    from pathlib import Path
 
+    out = Path(str(tmp_path)) / "out"
+    result = CliRunner().invoke(app, ["audit", str(ROOT / "fixtures/demo/batch.json"),
+                                      "--golden", str(ROOT / "fixtures/demo/golden.json"),
+                                      "--out", str(out), "-q"])
+    assert result.exit_code == 0
+    text = README.read_text(encoding="utf-8")
+    for file in out.iterdir():
+        assert f"`{file.name}`" in text or f"`{file.stem}.parquet` / `.csv`" in text, file.name
+
+
+if __name__ == "__main__" and "--update" in sys.argv:
     os.chdir(ROOT)
     text = README.read_text(encoding="utf-8")
-    README.write_text(DEMO_BLOCK.sub(lambda m: m.group(1) + demo_output() + m.group(3), text),
-                      encoding="utf-8")
-    print("README demo output updated")
+    README.write_text(
+        OUTPUT_BLOCK.sub(lambda m: m.group(1) + command_output(m.group(2)) + m.group(4), text),
+        encoding="utf-8")
+    print("README command outputs updated")

@@ -150,6 +150,10 @@ def test_confusion_recounted(demo: AuditResult, rows: list[dict[str, Any]]) -> N
     got = {(c.rows[i], c.columns[j]): int(c.counts[i, j])
            for i in range(len(c.rows)) for j in range(len(c.columns)) if c.counts[i, j]}
     assert got == dict(expected)
+    real = sorted(((g, b, n) for (g, b), n in expected.items()
+                   if g != b and "(missing)" not in (g, b) and "(extra)" not in (g, b)),
+                  key=lambda cell: (-cell[2], cell[0], cell[1]))
+    assert c.top(5) == real[:5]
 
 
 def test_annotator_figures_and_bias_by_brute_force(demo: AuditResult,

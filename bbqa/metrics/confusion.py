@@ -30,10 +30,12 @@ class Confusion:
     counts: npt.NDArray[np.int64]
 
     def top(self, n: int = 10) -> list[tuple[str, str, int]]:
-        """The largest off-diagonal cells (real confusions, misses and extras), largest first."""
+        """The largest class-for-class confusions, largest first (misses and extras per class
+        are in the per-class table already)."""
+        real = len(self.rows) - 1
         cells = [(self.rows[i], self.columns[j], int(self.counts[i, j]))
-                 for i, j in zip(*np.nonzero(self.counts), strict=True)
-                 if self.rows[i] != self.columns[j]]
+                 for i, j in zip(*np.nonzero(self.counts[:real, :real]), strict=True)
+                 if i != j]
         return sorted(cells, key=lambda cell: (-cell[2], cell[0], cell[1]))[:n]
 
 

@@ -179,7 +179,7 @@ def _interval(value: float, low: float, high: float) -> str:
 
 def confusion_table(result: AuditResult, limit: int = TOP_CELLS) -> Table:
     """The largest confusions, misses and extras by class."""
-    table = Table(title="Top confusions (golden → batch)", title_justify="left")
+    table = Table(title="Top class confusions (golden → batch)", title_justify="left")
     for name in ("golden", "batch", "count"):
         table.add_column(name, justify="right" if name == "count" else "left", no_wrap=True)
     for golden_class, batch_class, count in result.confusion.top(limit):
