@@ -14,15 +14,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bbqa.align import Alignment, ImageKey, align
 from bbqa.dataset import Dataset, Level, Problem
-from bbqa.errors import BbqaError, InputError, NothingToCompareError
+from bbqa.errors import BbqaError, InputError, NothingToCompareError, UsageError
 from bbqa.match import Matches, Outcome, match
 from bbqa.metrics.annotators import INSUFFICIENT, AnnotatorTables, annotator_tables
 from bbqa.metrics.attributes import AttributeAgreement, attribute_agreement
@@ -61,6 +62,8 @@ class AuditOptions:
     image_key: ImageKey = ImageKey.AUTO
     allow_empty: bool = False
     tolerance: float = 0.75
+    class_iou: Mapping[str, float] = field(default_factory=dict)
+    class_tolerance: Mapping[str, float] = field(default_factory=dict)
     density_bounds: tuple[int, ...] = DEFAULT_DENSITY_BOUNDS
     bias_margin: float = 0.02
     min_matched: int = 30
@@ -127,12 +130,16 @@ def audit(
     alignment = align(golden, batch, options.image_key)
     if len(alignment.audited) == 0 and not options.allow_empty:
         raise NothingToCompareError(_no_common_images(golden, batch, alignment))
+    thresholds = _per_class(alignment, options.iou, options.class_iou, "--class-iou")
+    tolerances = _per_class(alignment, options.tolerance, options.class_tolerance,
+                            "--class-tolerance")
     stage("match")
-    matches = match(golden, batch, alignment, options.iou)
+    matches = match(golden, batch, alignment, thresholds)
     stage("metrics")
     names = alignment.classes
-    classes = class_table(golden, batch, alignment, matches, iou_floor=options.iou)
-    rows = row_context(golden, batch, alignment, matches, tolerance=options.tolerance,
+    classes = class_table(golden, batch, alignment, matches,
+                          iou_floor=float(thresholds.min()) if len(thresholds) else options.iou)
+    rows = row_context(golden, batch, alignment, matches, tolerance=tolerances,
                        density_bounds=options.density_bounds)
     result = AuditResult(
         golden=golden, batch=batch, alignment=alignment, matches=matches, classes=classes,
@@ -151,6 +158,19 @@ def audit(
     )
     result.summary.update(build_summary(result))
     return result
+
+
+def _per_class(alignment: Alignment, default: float, overrides: Mapping[str, float],
+               option: str) -> npt.NDArray[np.float64]:
+    """One value per class of the alignment: the override where given, else the default."""
+    unknown = sorted(set(overrides) - set(alignment.classes))
+    if unknown:
+        raise UsageError(f"{option}: no class named {', '.join(map(repr, unknown))} in either "
+                         f"set (classes: {', '.join(alignment.classes)})")
+    for name, value in overrides.items():
+        if not 0.0 < value <= 1.0:
+            raise UsageError(f"{option}: {name}={value} must be in (0, 1]")
+    return np.array([overrides.get(c, default) for c in alignment.classes], dtype=np.float64)
 
 
 def _no_common_images(golden: Dataset, batch: Dataset, alignment: Alignment) -> str:
@@ -216,6 +236,8 @@ def build_summary(result: AuditResult) -> dict[str, Any]:
         "classes_only_in_golden": list(alignment.golden_only_classes),
         "classes_only_in_batch": list(alignment.batch_only_classes),
         "tolerance": options.tolerance,
+        "class_iou": dict(options.class_iou),
+        "class_tolerance": dict(options.class_tolerance),
         "defects": _defect_summary(result, golden_n),
         "annotators": {
             "count": len(result.annotators.annotators.get("annotator", [])),

@@ -113,6 +113,11 @@ def audit(
     tolerance: Annotated[float, typer.Option(
         help="A matched pair with IoU below this is 'loose' (a defect).", min=0.0,
         max=1.0)] = 0.75,
+    class_iou: Annotated[list[str] | None, typer.Option(
+        help="Per-class matching threshold, CLASS=T (repeatable); pass 2 uses the golden "
+             "box's class.")] = None,
+    class_tolerance: Annotated[list[str] | None, typer.Option(
+        help="Per-class tolerance, CLASS=T (repeatable).")] = None,
     density_bins: Annotated[str, typer.Option(
         help="Upper bounds of the scene-density buckets (golden boxes per image).")] = "5,15,40",
     scene_field: Annotated[str, typer.Option(
@@ -151,8 +156,10 @@ def audit(
         _fail("--iou must be greater than 0", EXIT_USAGE)
     try:
         bounds = parse_density_bins(density_bins)
+        per_class_iou = parse_class_values(class_iou or [], "--class-iou")
+        per_class_tolerance = parse_class_values(class_tolerance or [], "--class-tolerance")
     except ValueError as exc:
-        _fail(f"--density-bins: {exc}", EXIT_USAGE)
+        _fail(str(exc) if str(exc).startswith("--") else f"--density-bins: {exc}", EXIT_USAGE)
     request = AuditRequest(
         batch_paths=batch, golden_path=golden, batch_format=batch_format,
         golden_format=golden_format, sizes=sizes, images=images, class_map=class_map,
@@ -161,10 +168,29 @@ def audit(
     )
     options = AuditOptions(
         iou=iou, image_key=image_key, allow_empty=allow_empty, tolerance=tolerance,
+        class_iou=per_class_iou, class_tolerance=per_class_tolerance,
         density_bounds=bounds, bias_margin=bias_margin, min_matched=min_matched,
         duplicate_iou=duplicate_iou, min_box_size=min_box_size, top_images=top_images,
     )
     run_guarded(partial(_audit, request, options), debug)
+
+
+def parse_class_values(items: list[str], option: str) -> dict[str, float]:
+    """Parse repeated ``CLASS=VALUE`` options (the class name may itself contain ``=``).
+
+    >>> parse_class_values(["car=0.6", "traffic light=0.8"], "--class-iou")
+    {'car': 0.6, 'traffic light': 0.8}
+    """
+    values: dict[str, float] = {}
+    for item in items:
+        name, sep, number = item.rpartition("=")
+        try:
+            values[name.strip()] = float(number)
+        except ValueError:
+            name = ""
+        if not sep or not name.strip():
+            raise ValueError(f"{option}: expected CLASS=VALUE, got {item!r}")
+    return values
 
 
 @dataclass(frozen=True)

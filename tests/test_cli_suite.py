@@ -108,3 +108,29 @@ def test_bad_density_bins_is_a_usage_error() -> None:
     result = runner.invoke(app, ["audit", str(DEMO / "batch.json"), "--golden",
                                  str(DEMO / "golden.json"), "--density-bins", "10,5"])
     assert result.exit_code == 2 and "--density-bins" in result.stderr
+
+
+def test_per_class_iou_and_tolerance(tmp_path: Path) -> None:
+    golden, batch = coco_pair(tmp_path)
+    doc = json.loads(batch.read_text())
+    doc["annotations"][0]["bbox"] = [0, 0, 10, 8]  # IoU 0.8 with the golden a.jpg box
+    batch.write_text(json.dumps(doc))
+    out = tmp_path / "out"
+
+    def outcomes(*extra: str) -> list[tuple[str, bool]]:
+        result = runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--out",
+                                     str(out), "-q", *extra])
+        assert result.exit_code == 0, result.stderr
+        return sorted((r["outcome"], r["loose"])
+                      for r in pq.read_table(out / "boxes.parquet").to_pylist())
+
+    assert outcomes() == [("matched", False), ("missing", False)]
+    assert outcomes("--class-tolerance", "car=0.85") == [("matched", True), ("missing", False)]
+    assert outcomes("--class-iou", "car=0.9") == [("extra", False), ("missing", False),
+                                                  ("missing", False)]
+    bad = runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--class-iou",
+                              "bus=0.5"])
+    assert bad.exit_code == 2 and "no class named 'bus'" in bad.stderr
+    bad = runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--class-iou",
+                              "car"])
+    assert bad.exit_code == 2 and "expected CLASS=VALUE" in bad.stderr
