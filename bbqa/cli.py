@@ -9,10 +9,11 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -20,14 +21,25 @@ from rich.console import Console
 from bbqa import __version__
 from bbqa.align import ImageKey
 from bbqa.audit import AuditOptions
-from bbqa.errors import BbqaError, InputError
+from bbqa.dataset import Dataset
+from bbqa.errors import BbqaError, InputError, UsageError
+from bbqa.gate import Decision, GateResult
 from bbqa.io import Format
+from bbqa.policy import Policy
+from bbqa.report.ci import ReportFormat, parse_report
 from bbqa.report.terminal import DEFAULT_SECTIONS, Section
 
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+
+class FailOn(StrEnum):
+    """Which verdicts fail the gate."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
 
 app = typer.Typer(
     name="bbqa",
@@ -93,8 +105,10 @@ def audit(
     batch: BatchArg,
     golden: Annotated[Path, typer.Option("--golden", "-g", help="The golden set.",
                                          show_default=False)],
-    iou: Annotated[float, typer.Option(help="IoU threshold for a match (pass 1 and 2).",
-                                       min=0.0, max=1.0)] = 0.5,
+    iou: Annotated[float | None, typer.Option(
+        help="IoU threshold for a match (pass 1 and 2) [default: the policy's match_iou, "
+             "else 0.5]; overrides the whole policy file.", min=0.0, max=1.0,
+        show_default=False)] = None,
     batch_format: Annotated[Format, typer.Option("--format", "-f",
                                                  help="Format of the batch.")] = Format.AUTO,
     golden_format: Annotated[Format, typer.Option("--golden-format",
@@ -110,9 +124,26 @@ def audit(
         help="CSV (old,new) or JSON {old: new} renaming batch classes to golden names.")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Folder for boxes.parquet, classes.parquet and summary.json.")] = None,
-    tolerance: Annotated[float, typer.Option(
-        help="A matched pair with IoU below this is 'loose' (a defect).", min=0.0,
-        max=1.0)] = 0.75,
+    tolerance: Annotated[float | None, typer.Option(
+        help="A matched pair with IoU below this is 'loose', a defect [default: the policy's "
+             "tolerance, else 0.75]; overrides the whole policy file.", min=0.0, max=1.0,
+        show_default=False)] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Policy file (TOML) of per-class thresholds: the delivery gate.")] = None,
+    confidence: Annotated[float, typer.Option(
+        help="Confidence of the intervals checks are judged on.", min=0.5, max=0.9999)] = 0.95,
+    decision: Annotated[Decision, typer.Option(
+        help="point: the observed value decides; lenient: fail only when the whole interval "
+             "is on the wrong side; strict: pass only when it is wholly on the right "
+             "side.")] = Decision.POINT,
+    fail_on: Annotated[FailOn, typer.Option(
+        help="Whether warnings (insufficient data) fail the gate too.")] = FailOn.ERROR,
+    exit_zero: Annotated[bool, typer.Option(
+        "--exit-zero", help="Exit 0 when the gate fails (exit code 1 only).")] = False,
+    report: Annotated[list[str] | None, typer.Option(
+        help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), "
+             "repeatable; without PATH to stdout, and the human report moves to "
+             "stderr.")] = None,
     class_iou: Annotated[list[str] | None, typer.Option(
         help="Per-class matching threshold, CLASS=T (repeatable); pass 2 uses the golden "
              "box's class.")] = None,
@@ -149,30 +180,45 @@ def audit(
     debug: Annotated[bool, typer.Option("--debug",
                                         help="Show tracebacks of internal errors.")] = False,
 ) -> None:
-    """Audit a labeled batch against a golden set: per-class IoU and outcome tables."""
-    from bbqa.metrics.rows import parse_density_bins
+    """Audit a labeled batch against a golden set: per-class IoU and outcome tables.
 
-    if iou <= 0:
-        _fail("--iou must be greater than 0", EXIT_USAGE)
-    try:
-        bounds = parse_density_bins(density_bins)
-        per_class_iou = parse_class_values(class_iou or [], "--class-iou")
-        per_class_tolerance = parse_class_values(class_tolerance or [], "--class-tolerance")
-    except ValueError as exc:
-        _fail(str(exc) if str(exc).startswith("--") else f"--density-bins: {exc}", EXIT_USAGE)
-    request = AuditRequest(
-        batch_paths=batch, golden_path=golden, batch_format=batch_format,
-        golden_format=golden_format, sizes=sizes, images=images, class_map=class_map,
-        scenes=scenes, scene_field=scene_field, annotator_field=annotator_field, out=out,
-        quiet=quiet, sections=tuple(show) if show else DEFAULT_SECTIONS,
-    )
-    options = AuditOptions(
-        iou=iou, image_key=image_key, allow_empty=allow_empty, tolerance=tolerance,
-        class_iou=per_class_iou, class_tolerance=per_class_tolerance,
-        density_bounds=bounds, bias_margin=bias_margin, min_matched=min_matched,
-        duplicate_iou=duplicate_iou, min_box_size=min_box_size, top_images=top_images,
-    )
-    run_guarded(partial(_audit, request, options), debug)
+    With --policy it is a delivery gate: exit 1 when a check fails.
+    """
+
+    def prepare_and_run() -> int:
+        from bbqa.metrics.rows import parse_density_bins
+
+        if iou is not None and iou <= 0:
+            raise UsageError("--iou must be greater than 0")
+        try:
+            reports = [parse_report(spec) for spec in report or []]
+            per_class_iou = parse_class_values(class_iou or [], "--class-iou")
+            per_class_tolerance = parse_class_values(class_tolerance or [],
+                                                     "--class-tolerance")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        try:
+            bounds = parse_density_bins(density_bins)
+        except ValueError as exc:
+            raise UsageError(f"--density-bins: {exc}") from exc
+        request = AuditRequest(
+            iou=iou, tolerance=tolerance, policy=policy, confidence=confidence, decision=decision,
+            fail_on_warning=fail_on is FailOn.WARNING, exit_zero=exit_zero, reports=reports,
+            batch_paths=batch, golden_path=golden, batch_format=batch_format,
+            golden_format=golden_format, sizes=sizes, images=images, class_map=class_map,
+            scenes=scenes, scene_field=scene_field, annotator_field=annotator_field, out=out,
+            quiet=quiet, sections=tuple(show) if show else DEFAULT_SECTIONS,
+        )
+        options = AuditOptions(
+            iou=iou if iou is not None else 0.5, image_key=image_key, allow_empty=allow_empty,
+            tolerance=tolerance if tolerance is not None else 0.75,
+            class_iou=per_class_iou, class_tolerance=per_class_tolerance,
+            density_bounds=bounds, bias_margin=bias_margin, min_matched=min_matched,
+            duplicate_iou=duplicate_iou, min_box_size=min_box_size, top_images=top_images,
+        )
+        return _audit(request, options)
+
+    run_guarded(prepare_and_run, debug)
 
 
 def parse_class_values(items: list[str], option: str) -> dict[str, float]:
@@ -210,6 +256,14 @@ class AuditRequest:
     out: Path | None
     quiet: bool
     sections: tuple[Section, ...]
+    iou: float | None
+    tolerance: float | None
+    policy: Path | None
+    confidence: float
+    decision: Decision
+    fail_on_warning: bool
+    exit_zero: bool
+    reports: list[tuple[ReportFormat, str | None]]
 
 
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
@@ -217,10 +271,12 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     from bbqa.align import read_class_map, rename_categories
     from bbqa.audit import audit, load_pair
     from bbqa.inputs import describe_inputs
+    from bbqa.policy import load_policy
     from bbqa.progress import Stages
     from bbqa.scenes import apply_scenes, read_scene_map
 
     mapping = read_class_map(request.class_map) if request.class_map is not None else {}
+    policy = load_policy(request.policy) if request.policy is not None else None
     scene_map = read_scene_map(request.scenes) if request.scenes is not None else {}
     load = partial(io.load, sizes=request.sizes, images=request.images,
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
@@ -232,18 +288,196 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
         )
         golden = apply_scenes(golden, scene_map)
         batch = rename_categories(batch, mapping)
+        if policy is not None:
+            options = apply_policy(policy, options, request, golden, batch)
         result = audit(golden, batch, options, on_stage=stage)
         result.summary["inputs"] = describe_inputs(request.golden_path, request.batch_paths)
+        gate = None
+        if policy is not None:
+            from bbqa.gate import evaluate
+
+            stage("gate")
+            gate = evaluate(result, policy, confidence=request.confidence,
+                            decision=request.decision,
+                            fail_on_warning=request.fail_on_warning)
+            result.summary["gate"] = gate.to_json()
         if request.out is not None:
             stage("writing")
             from bbqa.report.files import write_audit
 
             write_audit(result, request.out)
+    emit_reports(request.reports, result.summary, gate)
     if not request.quiet:
-        from bbqa.report.terminal import render
+        from bbqa.report.terminal import render, render_gate
 
-        render(result, Console(soft_wrap=False, width=_width()), request.sections)
+        console = Console(soft_wrap=False, width=_width(), stderr=bool(request.reports))
+        render(result, console, request.sections)
+        if gate is not None:
+            render_gate(gate, console)
+    if gate is not None and not gate.success:
+        return EXIT_OK if request.exit_zero else EXIT_FAIL
     return EXIT_OK
+
+
+def apply_policy(policy: Policy, options: AuditOptions, request: AuditRequest,
+                 golden: Dataset, batch: Dataset) -> AuditOptions:
+    """Matching settings from the policy, under the command line's; names checked first."""
+    from bbqa.metrics.rows import SIZE_LABELS, density_labels
+    from bbqa.policy import check_names
+
+    classes = set(golden.categories) | set(batch.categories)
+    scenes = {s for s in golden.images.scene.tolist() if s}
+    check_names(policy, classes, {"density": density_labels(options.density_bounds),
+                                  "size": SIZE_LABELS, "scene": scenes})
+    per_class = {
+        key: {name: values[key] for name, values in policy.classes.items() if key in values}
+        for key in ("match_iou", "tolerance")
+    }
+    iou = request.iou if request.iou is not None else policy.defaults.get("match_iou", 0.5)
+    tolerance = (request.tolerance if request.tolerance is not None
+                 else policy.defaults.get("tolerance", 0.75))
+    # A command-line --iou / --tolerance overrides the whole file, per-class entries included;
+    # --class-iou / --class-tolerance still override per class.
+    class_iou = {} if request.iou is not None else per_class["match_iou"]
+    class_tolerance = {} if request.tolerance is not None else per_class["tolerance"]
+    return replace(options, iou=iou, tolerance=tolerance,
+                   class_iou={**class_iou, **options.class_iou},
+                   class_tolerance={**class_tolerance, **options.class_tolerance})
+
+
+def sha256_of(path: Path) -> str:
+    """sha256 of an input (see :func:`bbqa.inputs.sha256_of`)."""
+    from bbqa.inputs import sha256_of as digest
+
+    return digest(path)
+
+
+def emit_reports(reports: list[tuple[ReportFormat, str | None]], summary: dict[str, Any],
+                 gate: GateResult | None) -> None:
+    """Write each ``--report``: to stdout without a path, else atomically to the file."""
+    from bbqa.report.ci import RENDERERS
+    from bbqa.report.files import write_atomically
+
+    for fmt, path in reports:
+        text = RENDERERS[fmt](summary, gate)
+        if path is None:
+            sys.stdout.write(text)
+            continue
+        target = Path(path)
+        write_atomically(target.parent if str(target.parent) else Path("."),
+                         {target.name: partial(_write_text, text)})
+
+
+def _write_text(text: str, path: Path) -> None:
+    path.write_text(text, encoding="utf-8")
+
+
+@app.command()
+def validate(
+    batch: BatchArg,
+    batch_format: Annotated[Format, typer.Option("--format", "-f",
+                                                 help="Format of the batch.")] = Format.AUTO,
+    sizes: Annotated[Path | None, typer.Option(
+        help="Image-size manifest for YOLO or VOC inputs without sizes.")] = None,
+    images: Annotated[Path | None, typer.Option(
+        help="Image folder to read sizes from (headers only).")] = None,
+    classes: Annotated[Path | None, typer.Option(
+        help="Expected class names: one per line, or a JSON list.")] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Take the expected classes from a policy's [classes] tables.")] = None,
+    annotator_field: Annotated[str, typer.Option(
+        help="COCO image/annotation key holding the annotator.")] = "annotator",
+    duplicate_iou: Annotated[float, typer.Option(
+        help="Same-class boxes of one annotator on one image at this IoU or more are "
+             "duplicates.", min=0.0, max=1.0)] = 0.9,
+    min_box_size: Annotated[float, typer.Option(
+        help="Boxes with a shorter side below this many pixels are 'too small'.",
+        min=0.0)] = 4.0,
+    fail_on: Annotated[FailOn, typer.Option(
+        help="Whether warnings (hygiene findings) fail too.")] = FailOn.ERROR,
+    exit_zero: Annotated[bool, typer.Option(
+        "--exit-zero", help="Exit 0 when validation fails (exit code 1 only).")] = False,
+    report: Annotated[list[str] | None, typer.Option(
+        help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), "
+             "repeatable.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No human report.")] = False,
+    debug: Annotated[bool, typer.Option("--debug",
+                                        help="Show tracebacks of internal errors.")] = False,
+) -> None:
+    """Lint a delivery without a golden set: schema errors, hygiene, unexpected classes."""
+
+    def run() -> int:
+        from bbqa import io
+        from bbqa.dataset import merge
+        from bbqa.policy import load_policy
+        from bbqa.report.terminal import render_validation
+        from bbqa.validate import read_class_list
+        from bbqa.validate import validate as run_validation
+
+        try:
+            reports = [parse_report(spec) for spec in report or []]
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        expected: list[str] | None = None
+        if classes is not None:
+            expected = read_class_list(classes)
+        elif policy is not None:
+            expected = sorted(load_policy(policy).class_names())
+        load = partial(io.load, format=batch_format, sizes=sizes, images=images,
+                       annotator_field=annotator_field)
+        datasets = []
+        for path in batch:
+            try:
+                datasets.append(load(path))
+            except InputError as exc:
+                raise exc.with_role("batch") from exc
+        gate, summary, found = run_validation(
+            merge(datasets), expected, duplicate_iou=duplicate_iou, min_box_size=min_box_size,
+            fail_on_warning=fail_on is FailOn.WARNING)
+        summary["inputs"] = {"batch": [{"path": str(p), "sha256": sha256_of(p)}
+                                       for p in batch]}
+        emit_reports(reports, summary, gate)
+        if not quiet:
+            console = Console(soft_wrap=False, width=_width(), stderr=bool(reports))
+            render_validation(summary, gate, found, console)
+        if not gate.success:
+            return EXIT_OK if exit_zero else EXIT_FAIL
+        return EXIT_OK
+
+    run_guarded(run, debug)
+
+
+policy_app = typer.Typer(help="Write and check delivery policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("init")
+def policy_init(
+    pilot: Annotated[Path, typer.Option("--from", help="A pilot's audit folder (from "
+                                                       "`bbqa audit --out`).",
+                                        show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        help="Write the policy here instead of stdout (atomically).")] = None,
+    debug: Annotated[bool, typer.Option("--debug",
+                                        help="Show tracebacks of internal errors.")] = False,
+) -> None:
+    """Write a commented starter policy from a pilot batch's measured per-class figures."""
+
+    def run() -> int:
+        from bbqa.policy import parse_policy
+        from bbqa.policy_init import starter_policy
+        from bbqa.report.files import write_atomically
+
+        text = starter_policy(pilot)
+        parse_policy(text, "(generated)")  # what we write must load
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            write_atomically(out.parent if str(out.parent) else Path("."),
+                             {out.name: partial(_write_text, text)})
+        return EXIT_OK
+
+    run_guarded(run, debug)
 
 
 def _width() -> int | None:

@@ -21,13 +21,15 @@ from bbqa.tables import BOXES_SCHEMA, CLASSES_SCHEMA
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
-OUTPUT_BLOCK = re.compile(r"(<!-- output: (.*?) -->\n```\n)(.*?)(\n```\n<!-- /output -->)",
-                          re.DOTALL)
+# <!-- output: ARGS --> or <!-- output, exit N: ARGS --> for a command expected to exit N.
+OUTPUT_BLOCK = re.compile(
+    r"(<!-- output(?:, exit (\d))?: (.*?) -->\n```\n)(.*?)(\n```\n<!-- /output -->)",
+    re.DOTALL)
 
 
-def command_output(args: str) -> str:
+def command_output(args: str, exit_code: int = 0) -> str:
     result = CliRunner().invoke(app, shlex.split(args))
-    assert result.exit_code == 0, result.stderr
+    assert result.exit_code == exit_code, result.stderr
     return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
 
 
@@ -35,8 +37,8 @@ def test_readme_shows_real_command_output(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.chdir(ROOT)
     blocks = OUTPUT_BLOCK.findall(README.read_text(encoding="utf-8"))
     assert len(blocks) >= 2, "README lost its command-output blocks"
-    for _, args, shown, _ in blocks:
-        assert shown == command_output(args), (
+    for _, code, args, shown, _ in blocks:
+        assert shown == command_output(args, int(code or 0)), (
             f"README output of 'bbqa {args}' is stale: run python -m tests.test_docs --update")
 
 
@@ -78,6 +80,7 @@ if __name__ == "__main__" and "--update" in sys.argv:
     os.chdir(ROOT)
     text = README.read_text(encoding="utf-8")
     README.write_text(
-        OUTPUT_BLOCK.sub(lambda m: m.group(1) + command_output(m.group(2)) + m.group(4), text),
+        OUTPUT_BLOCK.sub(lambda m: m.group(1) + command_output(m.group(3), int(m.group(2) or 0))
+                         + m.group(5), text),
         encoding="utf-8")
     print("README command outputs updated")

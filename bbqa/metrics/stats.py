@@ -143,3 +143,60 @@ def holm_adjust(p_values: FloatArray) -> FloatArray:
     adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
     out[order] = np.minimum(adjusted, 1.0)
     return out
+
+
+@cache
+def normal_quantile(p: float) -> float:
+    """The ``p`` quantile of the standard normal distribution (bisection on erfc).
+
+    >>> round(normal_quantile(0.975), 6)
+    1.959964
+    """
+    if not 0.0 < p < 1.0:
+        return math.nan
+    low, high = -40.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if 0.5 * math.erfc(-mid / math.sqrt(2.0)) < p:
+            low = mid
+        else:
+            high = mid
+    return 0.5 * (low + high)
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(B <= k) for B ~ Binomial(n, p), through the incomplete beta function."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return incomplete_beta(n - k, k + 1, 1.0 - p)
+
+
+def binomial_quantile(q: float, n: int, p: float) -> int:
+    """The smallest k with P(B <= k) >= q (bisection over 0..n)."""
+    low, high = 0, n
+    while low < high:
+        mid = (low + high) // 2
+        if binomial_cdf(mid, n, p) >= q:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def quantile_interval(sorted_values: FloatArray, p: float,
+                      confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free interval for the ``p`` quantile: two order statistics.
+
+    The number of values below the true quantile is Binomial(n, p); the order statistics at
+    its ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles (1-based ranks, the upper
+    one shifted by one) bracket the quantile with at least that probability. NaN when empty.
+    """
+    n = len(sorted_values)
+    if n == 0:
+        return math.nan, math.nan
+    alpha = 1.0 - confidence
+    lower_rank = max(binomial_quantile(alpha / 2, n, p), 1)
+    upper_rank = min(binomial_quantile(1 - alpha / 2, n, p) + 1, n)
+    return float(sorted_values[lower_rank - 1]), float(sorted_values[upper_rank - 1])

@@ -20,7 +20,9 @@ from rich.text import Text
 
 from bbqa.audit import AuditResult
 from bbqa.dataset import Level, Problem
+from bbqa.gate import GateResult, Verdict
 from bbqa.metrics.breakdowns import ALL_CLASSES
+from bbqa.metrics.hygiene import HygieneFinding
 
 _BARS = " ▁▂▃▄▅▆▇█"
 # How many golden warnings and batch findings are printed before the rest is summarised.
@@ -326,3 +328,59 @@ def _findings(result: AuditResult) -> list[Any]:
     if result.findings:
         parts.append(problems_text("batch findings", result.findings))
     return parts
+
+
+def render_gate(gate: GateResult, console: Console) -> None:
+    """The gate's verdict: failed and warned checks with value, interval, threshold and n."""
+    shown = [c for c in gate.checks if c.verdict in (Verdict.FAIL, Verdict.WARN)]
+    status = Text("PASSED" if gate.success else "FAILED",
+                  style="bold green" if gate.success else "bold red")
+    headline = Text("Gate ")
+    headline.append_text(status)
+    headline.append(f" — policy {gate.policy_path}, {len(gate.checks)} checks: "
+                    f"{gate.count(Verdict.PASS)} passed, {gate.count(Verdict.FAIL)} failed, "
+                    f"{gate.count(Verdict.WARN)} warned, {gate.count(Verdict.SKIP)} skipped "
+                    f"({gate.decision.value} decision, {gate.confidence:.0%} intervals)")
+    if not shown:
+        console.print(headline)
+        return
+    table = Table(title="Failed and warned checks", title_justify="left")
+    for name in ("verdict", "check", "scope", "subject", "value", "interval", "threshold",
+                 "n", "note"):
+        table.add_column(name, justify="right" if name in ("value", "n") else "left",
+                         no_wrap=name != "note")
+    for c in shown:
+        interval = (f"[{c.low:.3f}, {c.high:.3f}]" if c.low is not None and c.high is not None
+                    else "—")
+        bound = "≤" if c.kind == "max" else "≥"
+        table.add_row(Text(c.verdict, style="red" if c.verdict == Verdict.FAIL else "yellow"),
+                      c.name, c.scope, c.subject,
+                      "—" if c.value is None else f"{c.value:.3f}", interval,
+                      "—" if c.threshold is None else f"{bound} {c.threshold:g}", str(c.n),
+                      c.note)
+    console.print(Group(table, headline))
+
+
+def render_validation(summary: dict[str, Any], gate: GateResult,
+                      found: Sequence[HygieneFinding], console: Console) -> None:
+    """The validation report: what was read, each check, and the first findings."""
+    text = Text()
+    text.append("bbqa validate ", style="bold")
+    text.append(f"{summary['batch']}: {summary['images']} images, {summary['boxes']} boxes, "
+                f"{len(summary['classes'])} classes\n")
+    for check in gate.checks:
+        style = {"pass": "green", "fail": "red", "warn": "yellow"}.get(check.verdict, "")
+        text.append(f"  {check.verdict:<5}", style=style)
+        text.append(f" {check.name}: {int(check.value or 0)}"
+                    + (f" ({check.note})" if check.note else "") + "\n")
+    for finding in found[:LISTED_PROBLEMS]:
+        text.append(f"  {finding.check}: {finding.box_id}"
+                    + (f" ~ {finding.other_id}" if finding.other_id else "")
+                    + (f" on {finding.image}" if finding.image else "")
+                    + f": {finding.detail}\n")
+    if len(found) > LISTED_PROBLEMS:
+        text.append(f"  … and {len(found) - LISTED_PROBLEMS} more hygiene findings (all in "
+                    "--report json)\n")
+    status = "PASSED" if gate.success else "FAILED"
+    text.append(f"Validation {status}\n", style="bold green" if gate.success else "bold red")
+    console.print(text)
