@@ -99,6 +99,32 @@ BatchArg = Annotated[list[Path], typer.Argument(help="Batch file(s) or folder(s)
                                                      "each image entry is one labeling.",
                                                 show_default=False)]
 
+# Options shared by several commands, defined once.
+BatchFormatOption = Annotated[Format, typer.Option("--format", "-f",
+                                                   help="Format of the batch.")]
+SizesOption = Annotated[Path | None, typer.Option(
+    help="Image-size manifest (CSV file,width,height or JSON records) for YOLO or VOC "
+         "inputs without sizes.")]
+ImagesOption = Annotated[Path | None, typer.Option(
+    help="Image folder to read sizes from (headers only) for YOLO or VOC inputs.")]
+AnnotatorFieldOption = Annotated[str, typer.Option(
+    help="COCO image/annotation key holding the annotator.")]
+DuplicateIouOption = Annotated[float, typer.Option(
+    help="Same-class boxes of one annotator on one image at this IoU or more are duplicates.",
+    min=0.0, max=1.0)]
+MinBoxSizeOption = Annotated[float, typer.Option(
+    help="Boxes with a shorter side below this many pixels are 'too small'.", min=0.0)]
+FailOnOption = Annotated[FailOn, typer.Option(
+    help="Whether warnings (insufficient data, hygiene) fail too.")]
+ExitZeroOption = Annotated[bool, typer.Option(
+    "--exit-zero", help="Exit 0 instead of 1 when the checks fail (and nothing else).")]
+ReportOption = Annotated[list[str] | None, typer.Option(
+    help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), repeatable; "
+         "without PATH to stdout, and the human report moves to stderr.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No report, no progress.")]
+DebugOption = Annotated[bool, typer.Option("--debug",
+                                           help="Show tracebacks of internal errors.")]
+
 
 @app.command()
 def audit(
@@ -109,15 +135,11 @@ def audit(
         help="IoU threshold for a match (pass 1 and 2) [default: the policy's match_iou, "
              "else 0.5]; overrides the whole policy file.", min=0.0, max=1.0,
         show_default=False)] = None,
-    batch_format: Annotated[Format, typer.Option("--format", "-f",
-                                                 help="Format of the batch.")] = Format.AUTO,
+    batch_format: BatchFormatOption = Format.AUTO,
     golden_format: Annotated[Format, typer.Option("--golden-format",
                                                   help="Format of the golden set.")] = Format.AUTO,
-    sizes: Annotated[Path | None, typer.Option(
-        help="Image-size manifest (CSV file,width,height or JSON records) for YOLO or VOC "
-             "inputs without sizes.")] = None,
-    images: Annotated[Path | None, typer.Option(
-        help="Image folder to read sizes from (headers only) for YOLO or VOC inputs.")] = None,
+    sizes: SizesOption = None,
+    images: ImagesOption = None,
     image_key: Annotated[ImageKey, typer.Option(
         help="How images are joined: file name, stem, image id, or auto.")] = ImageKey.AUTO,
     class_map: Annotated[Path | None, typer.Option(
@@ -136,14 +158,9 @@ def audit(
         help="point: the observed value decides; lenient: fail only when the whole interval "
              "is on the wrong side; strict: pass only when it is wholly on the right "
              "side.")] = Decision.POINT,
-    fail_on: Annotated[FailOn, typer.Option(
-        help="Whether warnings (insufficient data) fail the gate too.")] = FailOn.ERROR,
-    exit_zero: Annotated[bool, typer.Option(
-        "--exit-zero", help="Exit 0 when the gate fails (exit code 1 only).")] = False,
-    report: Annotated[list[str] | None, typer.Option(
-        help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), "
-             "repeatable; without PATH to stdout, and the human report moves to "
-             "stderr.")] = None,
+    fail_on: FailOnOption = FailOn.ERROR,
+    exit_zero: ExitZeroOption = False,
+    report: ReportOption = None,
     class_iou: Annotated[list[str] | None, typer.Option(
         help="Per-class matching threshold, CLASS=T (repeatable); pass 2 uses the golden "
              "box's class.")] = None,
@@ -156,19 +173,14 @@ def audit(
     scenes: Annotated[Path | None, typer.Option(
         help="CSV (image,scene) or JSON {image: scene} giving each golden image a scene "
              "tag.")] = None,
-    annotator_field: Annotated[str, typer.Option(
-        help="COCO image/annotation key holding the annotator.")] = "annotator",
+    annotator_field: AnnotatorFieldOption = "annotator",
     bias_margin: Annotated[float, typer.Option(
         help="Looseness or shift (share of box size per edge) below which an annotator is "
              "'consistent'.", min=0.0)] = 0.02,
     min_matched: Annotated[int, typer.Option(
         help="Matched pairs an annotator needs for a verdict.", min=1)] = 30,
-    duplicate_iou: Annotated[float, typer.Option(
-        help="Same-class boxes of one annotator on one image at this IoU or more are "
-             "duplicates.", min=0.0, max=1.0)] = 0.9,
-    min_box_size: Annotated[float, typer.Option(
-        help="Boxes with a shorter side below this many pixels are 'too small'.",
-        min=0.0)] = 4.0,
+    duplicate_iou: DuplicateIouOption = 0.9,
+    min_box_size: MinBoxSizeOption = 4.0,
     top_images: Annotated[int, typer.Option(
         help="How many images with the most defects to list.", min=0)] = 10,
     show: Annotated[list[Section] | None, typer.Option(
@@ -176,9 +188,8 @@ def audit(
              "annotators, attributes, hygiene, findings.")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="Exit 0 even when golden and batch share no image.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No report, no progress.")] = False,
-    debug: Annotated[bool, typer.Option("--debug",
-                                        help="Show tracebacks of internal errors.")] = False,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Audit a labeled batch against a golden set: per-class IoU and outcome tables.
 
@@ -375,34 +386,21 @@ def _write_text(text: str, path: Path) -> None:
 @app.command()
 def validate(
     batch: BatchArg,
-    batch_format: Annotated[Format, typer.Option("--format", "-f",
-                                                 help="Format of the batch.")] = Format.AUTO,
-    sizes: Annotated[Path | None, typer.Option(
-        help="Image-size manifest for YOLO or VOC inputs without sizes.")] = None,
-    images: Annotated[Path | None, typer.Option(
-        help="Image folder to read sizes from (headers only).")] = None,
+    batch_format: BatchFormatOption = Format.AUTO,
+    sizes: SizesOption = None,
+    images: ImagesOption = None,
     classes: Annotated[Path | None, typer.Option(
         help="Expected class names: one per line, or a JSON list.")] = None,
     policy: Annotated[Path | None, typer.Option(
         help="Take the expected classes from a policy's [classes] tables.")] = None,
-    annotator_field: Annotated[str, typer.Option(
-        help="COCO image/annotation key holding the annotator.")] = "annotator",
-    duplicate_iou: Annotated[float, typer.Option(
-        help="Same-class boxes of one annotator on one image at this IoU or more are "
-             "duplicates.", min=0.0, max=1.0)] = 0.9,
-    min_box_size: Annotated[float, typer.Option(
-        help="Boxes with a shorter side below this many pixels are 'too small'.",
-        min=0.0)] = 4.0,
-    fail_on: Annotated[FailOn, typer.Option(
-        help="Whether warnings (hygiene findings) fail too.")] = FailOn.ERROR,
-    exit_zero: Annotated[bool, typer.Option(
-        "--exit-zero", help="Exit 0 when validation fails (exit code 1 only).")] = False,
-    report: Annotated[list[str] | None, typer.Option(
-        help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), "
-             "repeatable.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No human report.")] = False,
-    debug: Annotated[bool, typer.Option("--debug",
-                                        help="Show tracebacks of internal errors.")] = False,
+    annotator_field: AnnotatorFieldOption = "annotator",
+    duplicate_iou: DuplicateIouOption = 0.9,
+    min_box_size: MinBoxSizeOption = 4.0,
+    fail_on: FailOnOption = FailOn.ERROR,
+    exit_zero: ExitZeroOption = False,
+    report: ReportOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
 ) -> None:
     """Lint a delivery without a golden set: schema errors, hygiene, unexpected classes."""
 
@@ -458,8 +456,7 @@ def policy_init(
                                         show_default=False)],
     out: Annotated[Path | None, typer.Option(
         help="Write the policy here instead of stdout (atomically).")] = None,
-    debug: Annotated[bool, typer.Option("--debug",
-                                        help="Show tracebacks of internal errors.")] = False,
+    debug: DebugOption = False,
 ) -> None:
     """Write a commented starter policy from a pilot batch's measured per-class figures."""
 
