@@ -445,6 +445,154 @@ def validate(
     run_guarded(run, debug)
 
 
+InputsArg = Annotated[list[Path], typer.Argument(
+    help="One dataset whose boxes or images carry an annotator, or one file per annotator.",
+    show_default=False)]
+
+
+def _load_annotators(inputs: list[Path], input_format: Format, sizes: Path | None,
+                     images: Path | None, annotator_field: str, names: str | None
+                     ) -> tuple[Dataset, list[str]]:
+    """Load every input; an image entry without an annotator takes its file's name."""
+    from bbqa import io
+    from bbqa.dataset import merge
+
+    labels = [n.strip() for n in names.split(",")] if names else [p.stem for p in inputs]
+    if len(labels) != len(inputs):
+        raise UsageError(f"--names gives {len(labels)} names for {len(inputs)} inputs")
+    datasets = []
+    for path in inputs:
+        try:
+            datasets.append(io.load(path, input_format, sizes=sizes, images=images,
+                                    annotator_field=annotator_field))
+        except InputError as exc:
+            raise exc.with_role("input") from exc
+    file_names = [label for label, ds in zip(labels, datasets, strict=True)
+                  for _ in range(len(ds.images))]
+    return merge(datasets), file_names
+
+
+def _thresholds(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or not all(0 < v <= 1 for v in values):
+        raise UsageError(f"--iou: expected thresholds in (0, 1] like 0.5,0.75, got {text!r}")
+    return values
+
+
+@app.command()
+def agree(
+    inputs: InputsArg,
+    iou: Annotated[str, typer.Option(help="IoU threshold(s), comma-separated; alpha is "
+                                          "reported for each, pairwise figures at the "
+                                          "first.")] = "0.5",
+    input_format: Annotated[Format, typer.Option("--format", "-f",
+                                                 help="Format of the inputs.")] = Format.AUTO,
+    names: Annotated[str | None, typer.Option(
+        help="Annotator names for the inputs, comma-separated (default: file names).")] = None,
+    annotator_field: AnnotatorFieldOption = "annotator",
+    sizes: SizesOption = None,
+    images: ImagesOption = None,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap draws over pictures for the 95% intervals.", min=0)] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    min_agreement: Annotated[float | None, typer.Option(
+        help="Classes whose alpha is below this are flagged for guideline revision "
+             "[default: the policy's min_agreement, else 0.70].", min=0.0, max=1.0,
+        show_default=False)] = None,
+    policy: Annotated[Path | None, typer.Option(
+        help="Policy file: its min_agreement becomes a gate (exit 1 when a class is "
+             "below).")] = None,
+    density_bins: Annotated[str, typer.Option(
+        help="Upper bounds of the density buckets (mean boxes per annotator).")] = "5,15,40",
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for pairs.parquet, agreement.parquet, annotator_matrix.parquet and "
+             "summary.json.")] = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Inter-annotator agreement: Krippendorff's alpha and pairwise F1/IoU by class."""
+
+    def run() -> int:
+        from bbqa.agreement.measures import agree as measure
+        from bbqa.agreement.pictures import group_pictures
+        from bbqa.metrics.rows import parse_density_bins
+        from bbqa.policy import load_policy
+        from bbqa.report.agreement import render_agreement, write_agreement
+
+        thresholds = _thresholds(iou)
+        try:
+            bounds = parse_density_bins(density_bins)
+        except ValueError as exc:
+            raise UsageError(f"--density-bins: {exc}") from exc
+        gate_policy = load_policy(policy) if policy is not None else None
+        threshold = min_agreement
+        if threshold is None:
+            threshold = (gate_policy.other.get("min_agreement", 0.70) if gate_policy
+                         else 0.70)
+        dataset, file_names = _load_annotators(inputs, input_format, sizes, images,
+                                               annotator_field, names)
+        pictures = group_pictures(dataset, file_names)
+        result = measure(dataset, pictures, thresholds=thresholds, bootstrap=bootstrap,
+                         seed=seed, min_agreement=threshold, density_bounds=bounds)
+        if out is not None:
+            write_agreement(result, out)
+        if not quiet:
+            render_agreement(result, Console(soft_wrap=False, width=_width()))
+        if gate_policy is not None and result.flagged:
+            return EXIT_FAIL
+        return EXIT_OK
+
+    run_guarded(run, debug)
+
+
+@app.command()
+def consensus(
+    inputs: InputsArg,
+    out: Annotated[Path, typer.Option(help="The consensus COCO file to write.",
+                                      show_default=False)],
+    iou: Annotated[float, typer.Option(help="IoU threshold for clustering boxes.",
+                                       min=0.0, max=1.0)] = 0.5,
+    quorum: Annotated[int | None, typer.Option(
+        help="Annotators that must agree for a box to be kept [default: a majority of the "
+             "picture's annotators].", min=1, show_default=False)] = None,
+    input_format: Annotated[Format, typer.Option("--format", "-f",
+                                                 help="Format of the inputs.")] = Format.AUTO,
+    names: Annotated[str | None, typer.Option(
+        help="Annotator names for the inputs, comma-separated (default: file names).")] = None,
+    annotator_field: AnnotatorFieldOption = "annotator",
+    sizes: SizesOption = None,
+    images: ImagesOption = None,
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Merge several annotators into a consensus set (COCO, with support and sources)."""
+
+    def run() -> int:
+        import json
+
+        from bbqa.agreement.consensus import consensus as merge_annotators
+        from bbqa.agreement.pictures import group_pictures
+        from bbqa.report.files import write_atomically
+
+        dataset, file_names = _load_annotators(inputs, input_format, sizes, images,
+                                               annotator_field, names)
+        pictures = group_pictures(dataset, file_names)
+        document = merge_annotators(dataset, pictures, iou=iou, quorum=quorum)
+        text = json.dumps(document, indent=1) + "\n"
+        write_atomically(out.parent if str(out.parent) else Path("."),
+                         {out.name: partial(_write_text, text)})
+        if not quiet:
+            kept = len(document["annotations"])
+            Console(stderr=True).print(f"bbqa consensus: {kept} boxes on "
+                                       f"{len(document['images'])} pictures written to {out}")
+        return EXIT_OK
+
+    run_guarded(run, debug)
+
+
 policy_app = typer.Typer(help="Write and check delivery policies.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 

@@ -72,6 +72,7 @@ class Policy:
     rules: tuple[Rule, ...] = ()
     skipped_keys: tuple[str, ...] = ()
     text: str = field(default="", repr=False)
+    other: dict[str, float] = field(default_factory=dict)
 
     def setting(self, key: str, cls: str | None = None) -> float | None:
         """A class's value of ``key`` (its [classes] entry, else [defaults]), or None."""
@@ -118,7 +119,8 @@ def _number(value: Any, key_path: str, path: str, line: int | None, *, unit: boo
 
 
 def _settings(table: Any, section: str, header: str, allowed: Iterable[str], path: str,
-              text: str, skipped: list[str]) -> dict[str, float]:
+              text: str, skipped: list[str], other: dict[str, float] | None = None
+              ) -> dict[str, float]:
     if not isinstance(table, dict):
         raise PolicyError("expected a table", path=path, key=section)
     allowed = tuple(allowed)
@@ -128,6 +130,8 @@ def _settings(table: Any, section: str, header: str, allowed: Iterable[str], pat
         line = _line_of(text, key, header)
         if key in OTHER_COMMAND_KEYS:
             skipped.append(key_path)
+            if other is not None:
+                other[key] = _number(value, key_path, path, line, unit=True)
             continue
         if key not in allowed:
             raise PolicyError(f"unknown key; expected one of {', '.join(sorted(allowed))}",
@@ -160,9 +164,10 @@ def parse_policy(text: str, path: str) -> Policy:
             raise PolicyError(f"unknown key; expected one of {', '.join(sorted(known))}",
                               path=path, key=key, line=_line_of(text, key))
     skipped: list[str] = []
+    other: dict[str, float] = {}
     all_keys = (*MATCHING_KEYS, *CHECK_KEYS, SUPPORT_KEY)
     defaults = _settings(document.get("defaults", {}), "defaults", "[defaults]", all_keys,
-                         path, text, skipped)
+                         path, text, skipped, other)
     classes_table = document.get("classes", {})
     if not isinstance(classes_table, dict):
         raise PolicyError("expected tables like [classes.\"car\"]", path=path, key="classes")
@@ -191,7 +196,7 @@ def parse_policy(text: str, path: str) -> Policy:
                                section, "[[rules]]", RULE_CHECKS, path, text, skipped)
         rules.append(Rule(selectors=dict(selectors), thresholds=thresholds, index=index))
     return Policy(path=path, defaults=defaults, classes=classes, rules=tuple(rules),
-                  skipped_keys=tuple(skipped), text=text)
+                  skipped_keys=tuple(skipped), text=text, other=other)
 
 
 def load_policy(path: Path) -> Policy:
