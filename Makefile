@@ -31,6 +31,7 @@ lint: $(VENV)/.installed-dev
 
 fixtures: $(VENV)/.installed
 	$(BIN)/python tests/synth.py demo fixtures/demo
+	$(BIN)/python tests/synth.py overlap fixtures/agree --images 80 --density 0.6
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python tests/bench.py

@@ -242,6 +242,44 @@ def batch_coco(g: Golden, seed: int) -> dict[str, Any]:
             "categories": categories, "annotations": annotations}
 
 
+def overlap_coco(g: Golden, seed: int, per_picture: int = 3) -> dict[str, Any]:
+    """Overlap labeling for agreement studies: each picture labeled by ``per_picture``
+    annotators (one image entry each, carrying the annotator), with their habits."""
+    rng = np.random.default_rng(seed + 2)
+    names = sorted(g.names)
+    cat_id = {name: i + 1 for i, name in enumerate(names)}
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    for i in range(len(g.widths)):
+        chosen = rng.choice(len(ANNOTATORS), per_picture, replace=False)
+        for a in sorted(chosen.tolist()):
+            ann = ANNOTATORS[a]
+            image_id = len(images) + 1
+            images.append({"id": image_id, "file_name": file_name(i), "width": int(g.widths[i]),
+                           "height": int(g.heights[i]), "annotator": ann.name,
+                           "scene": g.scenes[i]})
+            for k in np.flatnonzero(g.image == i).tolist():
+                if g.crowd[k] or rng.random() < ann.miss * 1.5:
+                    continue
+                x1, y1, x2, y2 = g.xyxy[k]
+                w, h = x2 - x1, y2 - y1
+                name = g.names[int(g.category[k])]
+                if rng.random() < ann.confuse * 2:
+                    name = CONFUSIONS[name]
+                box = (np.array([x1, y1, x2, y2]) + ann.loose * np.array([-w, -h, w, h])
+                       + rng.normal(0.0, ann.jitter, 4) * np.array([w, h, w, h]))
+                box[2:] = np.maximum(box[2:], box[:2] + 1)
+                annotations.append({
+                    "id": len(annotations) + 1, "image_id": image_id,
+                    "category_id": cat_id[name],
+                    "bbox": [round(float(box[0]), 2), round(float(box[1]), 2),
+                             round(float(box[2] - box[0]), 2), round(float(box[3] - box[1]), 2)],
+                })
+    return {"info": {"description": "bbqa synthetic overlap labeling"}, "images": images,
+            "categories": [{"id": cat_id[n], "name": n} for n in names],
+            "annotations": annotations}
+
+
 def write_json(doc: dict[str, Any], path: Path) -> None:
     """Write a JSON document compactly, one annotation per line for readable diffs."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,13 +347,18 @@ def without_crowd(doc: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     """Command-line entry: write a demo pair, or a golden/batch pair of a chosen size."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kind", choices=["demo", "coco"])
+    parser.add_argument("kind", choices=["demo", "coco", "overlap"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--images", type=int, default=300)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--density", type=float, default=1.0,
                         help="scale of the boxes per image (1.0: about 12)")
     args = parser.parse_args()
+    if args.kind == "overlap":
+        g = make_golden(args.images, args.seed, args.density)
+        write_json(overlap_coco(g, args.seed), args.out / "overlap.json")
+        print(f"wrote {args.out}/overlap.json: {args.images} pictures, 3 annotators each")
+        return
     n = 300 if args.kind == "demo" else args.images
     g = make_golden(n, args.seed, args.density)
     write_json(golden_coco(g), args.out / "golden.json")
