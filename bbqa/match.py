@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -34,7 +35,7 @@ IndexArray = npt.NDArray[np.int64]
 
 # Candidate pairs are generated in chunks of at most this many, so that an image with thousands
 # of boxes of one class costs time but never a quadratic amount of memory.
-PAIR_CHUNK = 1 << 22
+PAIR_CHUNK = 1 << 20
 
 
 class Outcome(IntEnum):
@@ -92,19 +93,19 @@ def _group_ranges(golden_group: IndexArray, batch_group: IndexArray) -> tuple[In
     return low, high
 
 
-def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray) -> list[tuple[IndexArray,
-                                                                                      IndexArray]]:
+def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray
+                     ) -> Iterator[tuple[IndexArray, IndexArray]]:
     """All (golden position, batch position) pairs sharing a group key, in bounded chunks.
 
-    Both group arrays must be sorted. Positions index those arrays.
+    Both group arrays must be sorted. Positions index those arrays. A generator: only one
+    chunk of pairs exists at a time.
     """
     low, high = _group_ranges(golden_group, batch_group)
     counts = high - low
     total = int(counts.sum())
     if total == 0:
-        return []
+        return
     ends = np.cumsum(counts)
-    chunks = []
     start_batch = 0
     n_batch = len(batch_group)
     while start_batch < n_batch:
@@ -117,9 +118,8 @@ def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray) -> list[
             batch_pos = np.repeat(np.arange(start_batch, stop_batch, dtype=np.int64), part_counts)
             first_of_row = np.repeat(np.cumsum(part_counts) - part_counts, part_counts)
             golden_pos = low[batch_pos] + (np.arange(n_pairs, dtype=np.int64) - first_of_row)
-            chunks.append((golden_pos, batch_pos))
+            yield golden_pos, batch_pos
         start_batch = stop_batch
-    return chunks
 
 
 def _coords(dataset: Dataset, index: IndexArray) -> tuple[FloatArray, FloatArray, FloatArray,

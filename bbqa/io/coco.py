@@ -59,6 +59,7 @@ class _Annotation(msgspec.Struct, gc=False):
     score: float | None = None
     annotator: str | int | None = None
     attributes: dict[str, Any] | None = None
+    segmentation: msgspec.Raw | None = None
 
 
 class _CocoFile(msgspec.Struct, gc=False):
@@ -105,15 +106,72 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     # and again, without ever finding a cycle among them: it is paused while they are built.
     paused = gc.isenabled()
     gc.disable()
+    decoder = _decoder(scene_field, annotator_field)
     try:
         try:
-            doc = _decoder(scene_field, annotator_field).decode(raw)
+            doc, problems = decoder.decode(raw), []
         except msgspec.DecodeError as exc:
-            raise _explain(raw, exc, path) from None
-        return _build(doc, path)
+            doc, problems = _tolerant(raw, exc, path, decoder)
+        return _build(doc, path, problems)
     finally:
         if paused:
             gc.enable()
+
+
+def _tolerant(raw: bytes, exc: msgspec.DecodeError, path: Path,
+              decoder: msgspec.json.Decoder[Any]) -> tuple[Any, list[Problem]]:
+    """Decode a file the strict schema rejected, one annotation at a time.
+
+    A file that is not JSON at all (NaN and Infinity literals aside, which Python's own parser
+    accepts and the geometry check then reports per box), or whose images or categories are
+    malformed, is an error. A malformed annotation only costs that annotation: it becomes an
+    error-level problem naming its id, and the rest of the file loads.
+    """
+    import json
+
+    if isinstance(exc, msgspec.ValidationError):
+        generic = msgspec.json.decode(raw)
+    else:
+        try:
+            generic = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise _explain(raw, exc, path) from None
+    if not isinstance(generic, dict):
+        raise _explain(raw, exc, path) from None
+    document_type = decoder.type
+    fields = {f.name: f.type for f in msgspec.structs.fields(document_type)}
+    annotation_type = fields["annotations"].__args__[0]
+    raw_annotations = generic.get("annotations", [])
+    if not isinstance(raw_annotations, list):
+        raise InputError("expected 'annotations' to be a list", path=path)
+    try:
+        doc = msgspec.convert({**generic, "annotations": []}, document_type)
+    except msgspec.ValidationError as error:
+        raise _explain(msgspec.json.encode({**generic, "annotations": []}), error, path) from None
+    problems: list[Problem] = []
+    for index, entry in enumerate(raw_annotations):
+        where = (f"{path}: annotation id {entry['id']!r}"
+                 if isinstance(entry, dict) and "id" in entry else f"{path}: annotations[{index}]")
+        if not isinstance(entry, dict):
+            problems.append(Problem(Level.ERROR, "invalid_annotation",
+                                    f"expected an object, got {type(entry).__name__}; left out",
+                                    where))
+            continue
+        segmentation = entry.get("segmentation")
+        try:
+            annotation = msgspec.convert({k: v for k, v in entry.items()
+                                          if k != "segmentation"}, annotation_type)
+        except msgspec.ValidationError as error:
+            message, _, at = str(error).partition(" - at ")
+            field = at.strip("`").removeprefix("$").lstrip(".")
+            problems.append(Problem(Level.ERROR, "invalid_annotation",
+                                    f"{field + ': ' if field else ''}{message}; left out",
+                                    where))
+            continue
+        if segmentation is not None:
+            annotation.segmentation = msgspec.Raw(msgspec.json.encode(segmentation))
+        doc.annotations.append(annotation)
+    return doc, problems
 
 
 def _line_column(raw: bytes, offset: int) -> tuple[int, int]:
@@ -202,7 +260,29 @@ def _attribute_text(value: Any) -> str | None:
     return str(value)
 
 
-def _build(doc: _CocoFile, path: Path) -> Dataset:
+def _boxes_or_segmentation(annotations: list[_Annotation], path: Path,
+                           problems: list[Problem]) -> list[list[float] | None]:
+    """Each annotation's bbox; one without a bbox gets the box around its segmentation."""
+    from bbqa.io.segmentation import SegmentationError, segmentation_box
+
+    boxes: list[list[float] | None] = [a.bbox for a in annotations]
+    for row, a in enumerate(annotations):
+        if a.bbox is not None or a.segmentation is None:
+            continue
+        where = f"{path}: annotation id {a.id!r}"
+        try:
+            boxes[row] = segmentation_box(msgspec.json.decode(a.segmentation))
+        except SegmentationError as exc:
+            problems.append(Problem(Level.ERROR, "bad_segmentation",
+                                    f"no 'bbox', and the segmentation {exc}; left out", where))
+            boxes[row] = []
+            continue
+        problems.append(Problem(Level.WARNING, "box_from_segmentation",
+                                "no 'bbox': the box around the segmentation is used", where))
+    return boxes
+
+
+def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
     images, categories, annotations = doc.images, doc.categories, doc.annotations
     _check_id_types([im.id for im in images], "image", path)
     _check_id_types([c.id for c in categories], "category", path)
@@ -228,13 +308,12 @@ def _build(doc: _CocoFile, path: Path) -> Dataset:
         category_row[category.id] = len(category_names)
         category_names.append(category.name)
 
-    problems: list[Problem] = []
     n = len(annotations)
+    bboxes = _boxes_or_segmentation(annotations, path, problems)
     image_index = np.fromiter((image_row.get(a.image_id, -1) for a in annotations), np.int64, n)
     category_index = np.fromiter((category_row.get(a.category_id, -1) for a in annotations),
                                  np.int64, n)
-    bbox_len = np.fromiter((len(a.bbox) if a.bbox is not None else 0 for a in annotations),
-                           np.int64, n)
+    bbox_len = np.fromiter((len(b) if b is not None else 0 for b in bboxes), np.int64, n)
     keep = (image_index >= 0) & (category_index >= 0) & (bbox_len == 4)
     seen_ids: dict[int | str, int] = {}
     duplicate = np.zeros(n, bool)
@@ -253,8 +332,10 @@ def _build(doc: _CocoFile, path: Path) -> Dataset:
             why = f"image_id {a.image_id!r} is not in 'images'"
         elif category_index[row] < 0:
             why = f"category_id {a.category_id!r} is not in 'categories'"
+        elif bboxes[row] is None:
+            why = "annotation has neither a 'bbox' nor a 'segmentation'"
         elif a.bbox is None:
-            why = "annotation has no 'bbox'"
+            continue  # its unusable segmentation is reported already
         else:
             why = f"expected 'bbox' to be [x, y, width, height], got {len(a.bbox)} numbers"
         problems.append(Problem(Level.ERROR, "invalid_annotation", why + "; the box is left out",
@@ -262,7 +343,7 @@ def _build(doc: _CocoFile, path: Path) -> Dataset:
     _check_id_types([a.id for a in annotations], "annotation", path)
     rows = np.flatnonzero(keep)
     kept = [annotations[i] for i in rows.tolist()]
-    xywh = np.array([a.bbox for a in kept], dtype=np.float64).reshape(-1, 4)
+    xywh = np.array([bboxes[i] for i in rows.tolist()], dtype=np.float64).reshape(-1, 4)
     x1, y1 = xywh[:, 0], xywh[:, 1]
     x2, y2 = x1 + xywh[:, 2], y1 + xywh[:, 3]
     img = image_index[rows]

@@ -110,7 +110,9 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
             continue
         objects.append({
             "name": name, "coords": coords, "where": where, "source": f"{path}#{index}",
-            "flags": {f: _flag(obj.findtext(f)) for f in FLAG_ATTRIBUTES},
+            # VOC's difficult and truncated default to 0 when missing; occluded has no default.
+            "flags": {f: _flag(obj.findtext(f)) or (None if f == "occluded" else "false")
+                      for f in FLAG_ATTRIBUTES},
         })
     return {"key": key, "width": width, "height": height, "objects": objects}, problems
 
@@ -141,7 +143,16 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     box_where: list[str] = []
     flags: dict[str, list[str | None]] = {f: [] for f in FLAG_ATTRIBUTES}
     for file in files:
-        parsed, found = _parse(file, images_by_stem)
+        try:
+            parsed, found = _parse(file, images_by_stem)
+        except InputError as exc:
+            if len(files) == 1:
+                raise
+            # One broken file in a folder costs that image, not the delivery.
+            where = f"{exc.path}:{exc.line}" if exc.line else str(exc.path)
+            problems.append(Problem(Level.ERROR, "unreadable_file",
+                                    f"{exc.message}; the file is left out", where))
+            continue
         problems += found
         image = len(keys)
         keys.append(parsed["key"])
