@@ -49,7 +49,7 @@ def both_roles(tmp_path: Path, bad: Any) -> tuple[Any, Any]:
     return run(bad_path, good), run(good, bad_path)
 
 
-def mutate(change: Callable[[Doc], None]) -> Doc:
+def mutate(change: Callable[[Doc], object]) -> Doc:
     doc = base_doc()
     change(doc)
     return doc

@@ -109,7 +109,7 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     decoder = _decoder(scene_field, annotator_field)
     try:
         try:
-            doc, problems = decoder.decode(raw), []
+            doc, problems = decoder.decode(raw), list[Problem]()
         except msgspec.DecodeError as exc:
             doc, problems = _tolerant(raw, exc, path, decoder)
         return _build(doc, path, problems)
