@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: demo test lint bench fixtures clean
+.PHONY: demo test lint bench fuzz fixtures clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(VENV)/.installed-dev
 fixtures: $(VENV)/.installed
 	$(BIN)/python tests/synth.py demo fixtures/demo
 	$(BIN)/python tests/synth.py overlap fixtures/agree --images 80 --density 0.6
+
+# A long fuzzing run of every loader and the CLI (make test runs a short, fixed one).
+fuzz: $(VENV)/.installed-dev
+	BBQA_FUZZ_EXAMPLES=$${BBQA_FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest -q tests/test_fuzz.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python tests/bench.py

@@ -25,6 +25,7 @@ from bbqa.dataset import Dataset
 from bbqa.errors import BbqaError, InputError, UsageError
 from bbqa.gate import Decision, GateResult
 from bbqa.io import Format
+from bbqa.io.writers import WriteFormat
 from bbqa.policy import Policy
 from bbqa.report.ci import ReportFormat, parse_report
 from bbqa.report.terminal import DEFAULT_SECTIONS, Section
@@ -588,6 +589,50 @@ def consensus(
             kept = len(document["annotations"])
             Console(stderr=True).print(f"bbqa consensus: {kept} boxes on "
                                        f"{len(document['images'])} pictures written to {out}")
+        return EXIT_OK
+
+    run_guarded(run, debug)
+
+
+@app.command()
+def convert(
+    source: Annotated[Path, typer.Argument(help="The annotations to convert.",
+                                           show_default=False)],
+    to: Annotated[WriteFormat, typer.Option(help="The format to write.",
+                                            show_default=False)],
+    out: Annotated[Path, typer.Option(help="COCO: the .json file; YOLO and VOC: a new "
+                                           "folder.", show_default=False)],
+    source_format: Annotated[Format, typer.Option("--format", "-f",
+                                                  help="Format of the source.")] = Format.AUTO,
+    sizes: SizesOption = None,
+    images: ImagesOption = None,
+    annotator_field: AnnotatorFieldOption = "annotator",
+    quiet: QuietOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Convert annotations between COCO, YOLO and Pascal VOC, each in its own convention."""
+
+    def run() -> int:
+        from bbqa import io
+        from bbqa.io.writers import WRITERS
+
+        dataset = io.load(source, source_format, sizes=sizes, images=images,
+                          annotator_field=annotator_field)
+        errors = [p for p in dataset.problems if p.level.value == "error"]
+        dropped = WRITERS[to](dataset, out)
+        if not quiet:
+            console = Console(stderr=True, highlight=False)
+            console.print(f"bbqa convert: {len(dataset.boxes) - dropped} boxes on "
+                          f"{len(dataset.images)} images written to {out} ({to.value})")
+            if dropped:
+                console.print(f"  {dropped} crowd/ignore regions have no {to.value} form and "
+                              "were left out")
+            for problem in dataset.problems[:10]:
+                console.print(f"  {problem.level.value}: {problem.location}: "
+                              f"{problem.message}", markup=False)
+            if errors:
+                console.print(f"  {len(errors)} source problems: those boxes are not in the "
+                              "output")
         return EXIT_OK
 
     run_guarded(run, debug)

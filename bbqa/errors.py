@@ -65,3 +65,8 @@ class InputError(BbqaError):
 
 class NothingToCompareError(BbqaError):
     """Golden set and batch share no image, so there is nothing to evaluate."""
+
+
+def reason(error: BaseException) -> str:
+    """The short reason of an I/O or decoding error (``strerror`` when the OS gives one)."""
+    return getattr(error, "strerror", None) or str(error)

@@ -16,7 +16,7 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
-from bbqa.errors import InputError
+from bbqa.errors import InputError, reason
 
 
 def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[str, str]:
@@ -26,8 +26,8 @@ def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[st
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read file: {reason(exc)}", path=path) from exc
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bbqa.errors import BbqaError
+from bbqa.errors import BbqaError, reason
 
 # Matching settings: allowed in [defaults] and [classes], not in [[rules]].
 MATCHING_KEYS = ("match_iou", "tolerance")
@@ -203,8 +203,8 @@ def load_policy(path: Path) -> Policy:
     """Read and parse a policy file."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"cannot read: {exc.strerror or exc}", path=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"cannot read: {reason(exc)}", path=str(path)) from exc
     return parse_policy(text, str(path))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bbqa.dataset import Dataset, Level
-from bbqa.errors import InputError
+from bbqa.errors import InputError, reason
 from bbqa.gate import Check, Decision, GateResult, Verdict
 from bbqa.metrics.hygiene import HYGIENE_CHECKS, HygieneFinding, hygiene
 
@@ -28,8 +28,8 @@ def read_class_list(path: Path) -> list[str]:
     """Expected class names: one per line, or a JSON list."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read class list: {exc.strerror or exc}", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read class list: {reason(exc)}", path=path) from exc
     if path.suffix.lower() == ".json":
         import json
 

@@ -59,7 +59,8 @@ class _Annotation(msgspec.Struct, gc=False):
     score: float | None = None
     annotator: str | int | None = None
     attributes: dict[str, Any] | None = None
-    segmentation: msgspec.Raw | None = None
+    # Raw: polygons are kept undecoded (and cost nothing) unless a box must come from them.
+    segmentation: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _CocoFile(msgspec.Struct, gc=False):
@@ -112,6 +113,10 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
             doc, problems = decoder.decode(raw), list[Problem]()
         except msgspec.DecodeError as exc:
             doc, problems = _tolerant(raw, exc, path, decoder)
+        except UnicodeDecodeError as exc:
+            line, column = _line_column(raw, exc.start)
+            raise InputError(f"invalid UTF-8 at column {column} (byte {exc.start}); JSON "
+                             "text must be UTF-8", path=path, line=line) from None
         return _build(doc, path, problems)
     finally:
         if paused:
@@ -130,7 +135,13 @@ def _tolerant(raw: bytes, exc: msgspec.DecodeError, path: Path,
     import json
 
     if isinstance(exc, msgspec.ValidationError):
-        generic = msgspec.json.decode(raw)
+        # The schema check runs while parsing: the file may still be broken further on.
+        try:
+            generic = msgspec.json.decode(raw)
+        except msgspec.DecodeError as error:
+            raise _explain(raw, error, path) from None
+        except UnicodeDecodeError as error:
+            raise InputError(f"not UTF-8 text: {error}", path=path) from None
     else:
         try:
             generic = json.loads(raw)
@@ -196,7 +207,7 @@ def _explain(raw: bytes, exc: msgspec.DecodeError, path: Path) -> InputError:
         return InputError(f"invalid JSON: {text}", path=path)
     try:
         generic = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         generic = None
     if isinstance(generic, list):
         return InputError(
@@ -267,7 +278,7 @@ def _boxes_or_segmentation(annotations: list[_Annotation], path: Path,
 
     boxes: list[list[float] | None] = [a.bbox for a in annotations]
     for row, a in enumerate(annotations):
-        if a.bbox is not None or a.segmentation is None:
+        if a.bbox is not None or bytes(a.segmentation) == b"null":
             continue
         where = f"{path}: annotation id {a.id!r}"
         try:

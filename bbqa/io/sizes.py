@@ -20,7 +20,7 @@ import math
 from pathlib import Path, PurePosixPath
 
 from bbqa.dataset import normalize_key
-from bbqa.errors import InputError
+from bbqa.errors import InputError, reason
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif"}
@@ -44,8 +44,8 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
     """Read ``file -> (width, height)``, keyed by the file name without its folder."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read sizes manifest: {exc.strerror or exc}", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read sizes manifest: {reason(exc)}", path=path) from exc
     sizes: dict[str, tuple[float, float]] = {}
     if path.suffix.lower() == ".json":
         try:

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -84,7 +85,7 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
     key = PureWindowsPath(PurePosixPath(file_name).name).name if file_name else path.stem
     width = _number(root, "size/width")
     height = _number(root, "size/height")
-    if not (width and height and width > 0 and height > 0):
+    if not (width and height and 0 < width < math.inf and 0 < height < math.inf):
         image = images_by_stem.get(PurePosixPath(key).stem)
         if image is None:
             raise InputError("missing or invalid <size> (width, height) and no image to read it "

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
-from bbqa.errors import InputError
+from bbqa.errors import InputError, reason
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.sizes import index_images, read_header_size, read_manifest
 
@@ -93,8 +93,8 @@ def read_names(path: Path) -> list[str]:
     """Class names from data.yaml (``names`` list or id->name mapping) or a one-per-line file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InputError(f"cannot read class names: {exc.strerror or exc}", path=path) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read class names: {reason(exc)}", path=path) from exc
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
