@@ -284,9 +284,9 @@ class _Evaluator:
             threshold = self.policy.setting("min_attribute_kappa")
             if threshold is None:
                 continue
-            n = int(row["n"])  # type: ignore[call-overload]
-            kappa = float(row["kappa"])  # type: ignore[arg-type]
-            agreement = float(row["agreement"])  # type: ignore[arg-type]
+            n = int(row["n"])
+            kappa = float(row["kappa"])
+            agreement = float(row["agreement"])
             low, high = self._kappa_interval(kappa, agreement, n)
             self.add("min_attribute_kappa", "attribute", name, kappa, low, high, threshold, n,
                      support=n, min_support=self.policy.min_support(),

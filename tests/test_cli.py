@@ -260,3 +260,22 @@ def test_python_dash_m_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "bbqa", "--version"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("bbqa ")
+
+
+def test_inputs_are_only_read(tmp_path: Path) -> None:
+    import hashlib
+    import shutil
+
+    golden = shutil.copy(DEMO / "golden.json", tmp_path / "golden.json")
+    batch = shutil.copy(DEMO / "batch.json", tmp_path / "batch.json")
+
+    def digest(path: str) -> tuple[str, float]:
+        p = Path(path)
+        return hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime
+
+    before = [digest(golden), digest(batch)]
+    for args in (["audit", batch, "--golden", golden, "--out", str(tmp_path / "out"), "-q"],
+                 ["validate", batch, "-q"], ["agree", batch, "-q", "--bootstrap", "10"],
+                 ["convert", golden, "--to", "yolo", "--out", str(tmp_path / "y"), "-q"]):
+        runner.invoke(app, [str(a) for a in args])
+    assert [digest(golden), digest(batch)] == before

@@ -241,7 +241,7 @@ def test_attribute_agreement_recounted(demo: AuditResult, rows: list[dict[str, A
         assert row["agreement"] == pytest.approx(observed)
         if chance < 1:
             assert row["kappa"] == pytest.approx((observed - chance) / (1 - chance))
-        confusion: list[dict[str, Any]] = row["confusion"]  # type: ignore[assignment]
+        confusion: list[dict[str, Any]] = row["confusion"]
         assert {(c["golden"], c["batch"]): c["count"] for c in confusion} == dict(table)
     mismatched = [r for r in rows if r["attribute_mismatch"]]
     for r in rows:

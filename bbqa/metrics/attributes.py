@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +42,7 @@ def cohens_kappa(first: Sequence[str], second: Sequence[str]) -> float:
 class AttributeAgreement:
     """Rows of (attribute, class): n, agreement, kappa and the value confusion counts."""
 
-    rows: list[dict[str, object]]
+    rows: list[dict[str, Any]]
     not_comparable: dict[str, str]
 
 
@@ -72,7 +73,7 @@ def attribute_agreement(golden: Dataset, batch: Dataset, matches: Matches, rows:
     g, b = matches.golden[matched], matches.batch[matched]
     cls = rows.golden_class[matched]
     n_classes = len(classes)
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     for name in rows.compared_attributes:
         g_attr, b_attr = gb.attributes[name], bb.attributes[name]
         values = sorted(set(g_attr.values) | set(b_attr.values))

@@ -233,13 +233,10 @@ def attribute_table(result: AuditResult) -> Table:
     for row in result.attributes.rows:
         if row["class"] != ALL_CLASSES:
             continue
-        confusion = row["confusion"]
-        assert isinstance(confusion, list)
-        off = ", ".join(f"{c['golden']}→{c['batch']} {c['count']}" for c in confusion
+        off = ", ".join(f"{c['golden']}→{c['batch']} {c['count']}" for c in row["confusion"]
                         if c["golden"] != c["batch"])
-        table.add_row(str(row["attribute"]), str(row["n"]),
-                      _fmt_rate(float(row["agreement"])),  # type: ignore[arg-type]
-                      _fmt(float(row["kappa"])), off)  # type: ignore[arg-type]
+        table.add_row(str(row["attribute"]), str(row["n"]), _fmt_rate(float(row["agreement"])),
+                      _fmt(float(row["kappa"])), off)
     return table
 
 
