@@ -269,7 +269,7 @@ def test_inputs_are_only_read(tmp_path: Path) -> None:
     golden = shutil.copy(DEMO / "golden.json", tmp_path / "golden.json")
     batch = shutil.copy(DEMO / "batch.json", tmp_path / "batch.json")
 
-    def digest(path: str) -> tuple[str, float]:
+    def digest(path: str | Path) -> tuple[str, float]:
         p = Path(path)
         return hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime
 
