@@ -37,7 +37,11 @@ fixtures: $(VENV)/.installed
 fuzz: $(VENV)/.installed-dev
 	BBQA_FUZZ_EXAMPLES=$${BBQA_FUZZ_EXAMPLES:-3000} $(BIN)/python -m pytest -q tests/test_fuzz.py
 
-bench: $(VENV)/.installed-dev
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
+	$(PIP_INSTALL) -e '.[dev,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python tests/bench.py
 
 clean:

@@ -14,8 +14,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -135,25 +138,31 @@ def audit(
                             "--class-tolerance")
     stage("match")
     matches = match(golden, batch, alignment, thresholds)
-    stage("metrics")
+    stage("per-class table")
     names = alignment.classes
     classes = class_table(golden, batch, alignment, matches,
                           iou_floor=float(thresholds.min()) if len(thresholds) else options.iou)
+    stage("row context")
     rows = row_context(golden, batch, alignment, matches, tolerance=tolerances,
                        density_bounds=options.density_bounds)
+    stage("breakdowns and confusion")
+    breakdown_table = breakdowns(matches, rows, names)
+    confusion_table = confusion(matches, rows, names)
+    stage("annotators")
+    annotators = annotator_tables(golden, batch, matches, rows, names,
+                                  margin=options.bias_margin, min_matched=options.min_matched)
+    stage("attributes")
+    attributes = attribute_agreement(golden, batch, matches, rows, names)
+    stage("hygiene")
+    hygiene_found = (*hygiene(golden, "golden", duplicate_iou=options.duplicate_iou,
+                              min_size=options.min_box_size),
+                     *hygiene(batch, "batch", duplicate_iou=options.duplicate_iou,
+                              min_size=options.min_box_size))
+    stage("images and summary")
     result = AuditResult(
         golden=golden, batch=batch, alignment=alignment, matches=matches, classes=classes,
-        options=options, rows=rows,
-        breakdowns=breakdowns(matches, rows, names),
-        confusion=confusion(matches, rows, names),
-        annotators=annotator_tables(golden, batch, matches, rows, names,
-                                    margin=options.bias_margin,
-                                    min_matched=options.min_matched),
-        attributes=attribute_agreement(golden, batch, matches, rows, names),
-        hygiene=(*hygiene(golden, "golden", duplicate_iou=options.duplicate_iou,
-                          min_size=options.min_box_size),
-                 *hygiene(batch, "batch", duplicate_iou=options.duplicate_iou,
-                          min_size=options.min_box_size)),
+        options=options, rows=rows, breakdowns=breakdown_table, confusion=confusion_table,
+        annotators=annotators, attributes=attributes, hygiene=hygiene_found,
         images=image_table(batch, matches, rows),
     )
     result.summary.update(build_summary(result))
@@ -312,20 +321,52 @@ def _problem_summary(problems: Sequence[Problem]) -> dict[str, Any]:
     }
 
 
+# Inputs larger than this together are loaded in two processes at once (golden and batch):
+# below it, starting a process costs more than it saves.
+PARALLEL_LOAD_BYTES = 40 * 2**20
+
+
+def _input_bytes(paths: Sequence[str | Path]) -> int:
+    total = 0
+    for path in paths:
+        p = Path(path)
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size if p.is_file() else sum(
+                f.stat().st_size for f in p.rglob("*") if f.is_file())
+    return total
+
+
 def load_pair(
     golden_loader: Callable[[], Dataset], batch_loaders: Sequence[Callable[[], Dataset]],
+    paths: Sequence[str | Path] = (),
 ) -> tuple[Dataset, Dataset]:
-    """Load the golden set and the batch, marking input errors with the side they came from."""
+    """Load the golden set and the batch, marking input errors with the side they came from.
+
+    When ``paths`` (every input) add up to more than :data:`PARALLEL_LOAD_BYTES` and the
+    machine has a second core, the golden set loads in a worker process while this one loads
+    the batch.
+    """
     from bbqa.dataset import merge
 
+    future = None
+    if (os.cpu_count() or 1) > 1 and _input_bytes(paths) > PARALLEL_LOAD_BYTES:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        future = pool.submit(golden_loader)
     try:
-        golden = golden_loader()
-    except InputError as exc:
-        raise exc.with_role("golden") from exc
-    batches = []
-    for loader in batch_loaders:
+        batches = []
+        for loader in batch_loaders:
+            try:
+                batches.append(loader())
+            except InputError as exc:
+                raise exc.with_role("batch") from exc
         try:
-            batches.append(loader())
+            golden = future.result() if future is not None else golden_loader()
         except InputError as exc:
-            raise exc.with_role("batch") from exc
+            raise exc.with_role("golden") from exc
+    finally:
+        if future is not None:
+            pool.shutdown(cancel_futures=True)
     return golden, merge(batches)

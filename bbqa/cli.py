@@ -189,6 +189,8 @@ def audit(
              "annotators, attributes, hygiene, findings.")] = None,
     allow_empty: Annotated[bool, typer.Option(
         "--allow-empty", help="Exit 0 even when golden and batch share no image.")] = False,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Print the time each stage took (to stderr).")] = False,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
@@ -219,7 +221,7 @@ def audit(
             batch_paths=batch, golden_path=golden, batch_format=batch_format,
             golden_format=golden_format, sizes=sizes, images=images, class_map=class_map,
             scenes=scenes, scene_field=scene_field, annotator_field=annotator_field, out=out,
-            quiet=quiet, sections=tuple(show) if show else DEFAULT_SECTIONS,
+            quiet=quiet, sections=tuple(show) if show else DEFAULT_SECTIONS, profile=profile,
         )
         options = AuditOptions(
             iou=iou if iou is not None else 0.5, image_key=image_key, allow_empty=allow_empty,
@@ -276,6 +278,7 @@ class AuditRequest:
     fail_on_warning: bool
     exit_zero: bool
     reports: list[tuple[ReportFormat, str | None]]
+    profile: bool = False
 
 
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
@@ -292,11 +295,12 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     scene_map = read_scene_map(request.scenes) if request.scenes is not None else {}
     load = partial(io.load, sizes=request.sizes, images=request.images,
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
-    with Stages(enabled=not request.quiet) as stage:
+    with Stages(enabled=not request.quiet, profile=request.profile) as stage:
         stage("loading")
         golden, batch = load_pair(
             partial(load, request.golden_path, request.golden_format),
             [partial(load, p, request.batch_format) for p in request.batch_paths],
+            [request.golden_path, *request.batch_paths],
         )
         golden = apply_scenes(golden, scene_map)
         batch = rename_categories(batch, mapping)

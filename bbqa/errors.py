@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class BbqaError(Exception):
@@ -56,11 +57,21 @@ class InputError(BbqaError):
             return f"{prefix}{where}: {self.message}"
         return f"{self.role}: {self.message}" if self.role else self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only fields survive pickling (a load in a worker process raises these).
+        return (_rebuild_input_error, (self.message, self.path, self.line, self.pointer,
+                                       self.role))
+
     def with_role(self, role: str) -> InputError:
         """Return the same error marked as coming from ``golden`` or ``batch`` input."""
         return InputError(
             self.message, path=self.path, line=self.line, pointer=self.pointer, role=role
         )
+
+
+def _rebuild_input_error(message: str, path: str | None, line: int | None,
+                         pointer: str | None, role: str | None) -> InputError:
+    return InputError(message, path=path, line=line, pointer=pointer, role=role)
 
 
 class NothingToCompareError(BbqaError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,80 @@ def generate(images: int) -> Path:
     return out
 
 
+PEERS = {
+    # name: (module to import, Python code run as ``python -c CODE GOLDEN RESULTS``)
+    "pycocotools": ("pycocotools", """
+import sys, numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
+ev = COCOeval(gt, dt, "bbox"); ev.params.iouThrs = np.array([0.5])
+ev.evaluate(); ev.accumulate()
+"""),
+    "faster-coco-eval": ("faster_coco_eval", """
+import sys, numpy as np
+from faster_coco_eval import COCO, COCOeval_faster
+gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
+ev = COCOeval_faster(gt, dt, "bbox"); ev.params.iouThrs = np.array([0.5])
+ev.evaluate(); ev.accumulate()
+"""),
+    "hotcoco": ("hotcoco", """
+import sys
+from hotcoco import COCO, COCOeval
+gt = COCO(sys.argv[1]); dt = gt.loadRes(sys.argv[2])
+ev = COCOeval(gt, dt, "bbox"); ev.params.iouThrs = [0.5]
+ev.evaluate(); ev.accumulate()
+"""),
+}
+
+
+def results_file(data: Path) -> Path:
+    """The batch as a COCO results list keyed to the golden set's image and category ids."""
+    import json
+
+    out = data / "results.json"
+    if out.exists():
+        return out
+    golden = json.loads((data / "golden.json").read_bytes())
+    batch = json.loads((data / "batch.json").read_bytes())
+    image_id = {im["file_name"]: im["id"] for im in golden["images"]}
+    category_id = {c["name"]: c["id"] for c in golden["categories"]}
+    batch_image = {im["id"]: im["file_name"] for im in batch["images"]}
+    batch_category = {c["id"]: c["name"] for c in batch["categories"]}
+    results = [{"image_id": image_id[batch_image[a["image_id"]]],
+                "category_id": category_id[batch_category[a["category_id"]]],
+                "bbox": a["bbox"], "score": 1.0}
+               for a in batch["annotations"] if batch_image[a["image_id"]] in image_id]
+    out.write_text(json.dumps(results))
+    return out
+
+
+def peer_runs_once(data: Path, names: list[str]) -> dict[str, tuple[float, float] | str]:
+    """One timed run of each available peer, or why it was skipped."""
+    import importlib.util
+
+    results = results_file(data)
+    found: dict[str, tuple[float, float] | str] = {}
+    for name in names:
+        module, code = PEERS[name]
+        if importlib.util.find_spec(module) is None:
+            found[name] = f"skipped: {module} is not installed (make bench installs it)"
+            continue
+        command = [sys.executable, "-c", code, str(data / "golden.json"), str(results)]
+        found[name] = timed_run(command)
+    return found
+
+
 def timed_run(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (MiB) of one child process (its own rusage, via wait4)."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 1):
+        raise SystemExit(f"benchmark command failed ({child.returncode}): {command[:3]}")
+    return wall, usage.ru_maxrss / 1024
 
 
 def stages(data: Path) -> dict[str, float]:
@@ -146,7 +211,20 @@ def main() -> None:
     command = [bbqa_cli, "audit", str(data / "batch.json"), "--golden",
                str(data / "golden.json"), "--out", str(ROOT / "bench-data" / "out"), "--quiet"]
     timed_run(command)  # warm the file cache
-    runs = [timed_run(command) for _ in range(RUNS)]
+    peer_count = int(os.environ.get("BENCH_PEER_RUNS", str(RUNS if images <= 20000 else 1)))
+    skip = set(filter(None, os.environ.get("BENCH_SKIP", "").split(",")))
+    runs: list[tuple[float, float]] = []
+    peers: dict[str, list[tuple[float, float]]] = {name: [] for name in PEERS if name not in skip}
+    notes: dict[str, str] = {}
+    # Alternate bbqa and the peers run by run, so that machine noise hits them alike.
+    for repetition in range(RUNS):
+        runs.append(timed_run(command))
+        if repetition < peer_count:
+            for name, outcome in peer_runs_once(data, list(peers)).items():
+                if isinstance(outcome, str):
+                    notes[name] = outcome
+                else:
+                    peers[name].append(outcome)
     walls = [w for w, _ in runs]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
@@ -154,6 +232,16 @@ def main() -> None:
     print(f"bbqa audit --out (fresh process, {RUNS} runs): median {statistics.median(walls):.3f} s"
           f" (min {min(walls):.3f}, max {max(walls):.3f}), peak RSS {max(r for _, r in runs):.0f}"
           " MiB")
+    ours = statistics.median(walls)
+    for name, timings in peers.items():
+        if name in notes or not timings:
+            print(f"  {name}: {notes.get(name, 'not run')}")
+            continue
+        median = statistics.median(w for w, _ in timings)
+        peak = max(r for _, r in timings)
+        print(f"  {name} (COCOeval evaluate + accumulate, IoU 0.5, {len(timings)} runs): median "
+              f"{median:.3f} s, peak RSS {peak:.0f} MiB; bbqa takes {ours / median:.2f}x its "
+              "time")
     for name, seconds in stages(data).items():
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
     if os.environ.get("BENCH_SUITE"):

@@ -279,3 +279,20 @@ def test_inputs_are_only_read(tmp_path: Path) -> None:
                  ["convert", golden, "--to", "yolo", "--out", str(tmp_path / "y"), "-q"]):
         runner.invoke(app, [str(a) for a in args])
     assert [digest(golden), digest(batch)] == before
+
+
+def test_parallel_load_gives_the_same_audit(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Big inputs load the golden set in a worker process; results and errors are the same."""
+    serial = tmp_path / "serial"
+    parallel = tmp_path / "parallel"
+    args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "-q"]
+    assert run(*args, "--out", str(serial))[0] == 0
+    monkeypatch.setattr(sys.modules["bbqa.audit"], "PARALLEL_LOAD_BYTES", 0)
+    assert run(*args, "--out", str(parallel))[0] == 0
+    for name in ("boxes.parquet", "classes.parquet", "annotators.parquet"):
+        assert (serial / name).read_bytes() == (parallel / name).read_bytes()
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"images": [')
+    code, _, stderr = run("audit", str(DEMO / "batch.json"), "--golden", str(broken))
+    assert code == 2 and "golden" in stderr and "broken.json:1" in stderr

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import gc
+import math
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -27,6 +28,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
@@ -246,19 +248,23 @@ def _file_key(file_name: str) -> str:
 
 
 def _encode_attribute(values: list[Any]) -> Attribute:
-    """Dictionary-encode raw JSON attribute values, converting each distinct value once."""
-    # Keyed by type too: True == 1 as a dict key, but they are different attribute values.
-    texts: dict[tuple[type, Any], str | None] = {}
-    raw: list[str | None] = []
-    for value in values:
-        try:
-            text = texts[type(value), value]
-        except KeyError:
-            text = texts[type(value), value] = _attribute_text(value)
-        except TypeError:  # a list or object: not hashable, converted on its own
-            text = _attribute_text(value)
-        raw.append(text)
-    return encode_attribute(raw)
+    """Dictionary-encode raw JSON attribute values in one pass, each distinct value once.
+
+    Values are keyed by type too (``True == 1`` as a dict key, but they are different
+    values); the codes are then renumbered so that the value texts are in sorted order.
+    """
+    seen: dict[tuple[type, Any], int] = {}
+    try:
+        first_codes = [seen.setdefault((v.__class__, v), len(seen)) for v in values]
+    except TypeError:  # a list or an object among the values: the slow, general path
+        return encode_attribute([_attribute_text(v) for v in values])
+    texts = [_attribute_text(value) for _, value in seen]
+    distinct = sorted({t for t in texts if t is not None})
+    position = {t: i for i, t in enumerate(distinct)}
+    remap = np.array([position[t] if t is not None else -1 for t in texts] + [-1], np.int32)
+    codes = remap[np.asarray(first_codes, dtype=np.int64)] if first_codes else \
+        np.zeros(0, np.int32)
+    return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(distinct))
 
 
 def _attribute_text(value: Any) -> str | None:
@@ -293,6 +299,62 @@ def _boxes_or_segmentation(annotations: list[_Annotation], path: Path,
     return boxes
 
 
+def _lookup_ids(values: list[int | str], rows: dict[int | str, int]) -> npt.NDArray[np.int64]:
+    """Each value's row in ``rows`` (-1 when absent), vectorized when every id is an integer."""
+    try:
+        wanted = np.array(values, dtype=np.int64)
+        keys = np.array(list(rows), dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([rows.get(v, -1) for v in values], dtype=np.int64).reshape(-1)
+    if not len(keys):
+        return np.full(len(values), -1, np.int64)
+    positions = np.array(list(rows.values()), dtype=np.int64)
+    order = np.argsort(keys)
+    at = np.clip(np.searchsorted(keys[order], wanted), 0, len(keys) - 1)
+    found = keys[order][at] == wanted
+    result: npt.NDArray[np.int64] = np.where(found, positions[order][at], -1)
+    return result
+
+
+def _bbox_array(bboxes: list[list[float] | None]) -> npt.NDArray[np.float64]:
+    """An n x 4 array of the bboxes; rows that are not four numbers are NaN."""
+    try:
+        array = np.array(bboxes, dtype=np.float64)
+        if array.shape == (len(bboxes), 4):
+            return array.reshape(-1, 4)
+    except (TypeError, ValueError):
+        pass
+    out = np.full((len(bboxes), 4), np.nan)
+    for row, box in enumerate(bboxes):
+        if box is not None and len(box) == 4:
+            out[row] = box
+    # A genuine all-NaN bbox is told apart later by the geometry check (non-finite).
+    return out
+
+
+def _duplicates(ids: list[int | str], path: Path, problems: list[Problem]
+                ) -> npt.NDArray[np.bool_]:
+    """Rows whose annotation id appeared before; each reported with both positions."""
+    duplicate = np.zeros(len(ids), bool)
+    try:
+        keys = np.array(ids, dtype=np.int64)
+        _, counts = np.unique(keys, return_counts=True)
+        if (counts == 1).all():
+            return duplicate
+    except (TypeError, ValueError, OverflowError):
+        pass
+    seen: dict[int | str, int] = {}
+    for row, value in enumerate(ids):
+        first_row = seen.setdefault(value, row)
+        if first_row != row:
+            duplicate[row] = True
+            problems.append(Problem(Level.ERROR, "duplicate_id",
+                                    f"duplicate annotation id (first at annotations[{first_row}], "
+                                    f"again at annotations[{row}]); the second is left out",
+                                    f"{path}: annotation id {value!r}"))
+    return duplicate
+
+
 def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
     images, categories, annotations = doc.images, doc.categories, doc.annotations
     _check_id_types([im.id for im in images], "image", path)
@@ -302,8 +364,7 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
         if image.id in image_row:
             raise InputError(f"duplicate image id (also at images[{image_row[image.id]}]); "
                              "expected unique ids", path=path, pointer=f"image id {image.id!r}")
-        if not (image.width > 0 and image.height > 0 and np.isfinite([image.width,
-                                                                      image.height]).all()):
+        if not (0 < image.width < math.inf and 0 < image.height < math.inf):
             raise InputError(f"expected a positive width and height, got {image.width} x "
                              f"{image.height}", path=path, pointer=f"image id {image.id!r}")
         image_row[image.id] = row
@@ -321,21 +382,13 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
 
     n = len(annotations)
     bboxes = _boxes_or_segmentation(annotations, path, problems)
-    image_index = np.fromiter((image_row.get(a.image_id, -1) for a in annotations), np.int64, n)
-    category_index = np.fromiter((category_row.get(a.category_id, -1) for a in annotations),
-                                 np.int64, n)
-    bbox_len = np.fromiter((len(b) if b is not None else 0 for b in bboxes), np.int64, n)
-    keep = (image_index >= 0) & (category_index >= 0) & (bbox_len == 4)
-    seen_ids: dict[int | str, int] = {}
-    duplicate = np.zeros(n, bool)
-    for row, annotation in enumerate(annotations):
-        first = seen_ids.setdefault(annotation.id, row)
-        if first != row:
-            duplicate[row] = True
-            problems.append(Problem(Level.ERROR, "duplicate_id",
-                                    f"duplicate annotation id (first at annotations[{first}], "
-                                    f"again at annotations[{row}]); the second is left out",
-                                    f"{path}: annotation id {annotation.id!r}"))
+    ids = [a.id for a in annotations]
+    _check_id_types(ids, "annotation", path)
+    image_index = _lookup_ids([a.image_id for a in annotations], image_row)
+    category_index = _lookup_ids([a.category_id for a in annotations], category_row)
+    xywh_all = _bbox_array(bboxes)
+    keep = (image_index >= 0) & (category_index >= 0) & ~np.isnan(xywh_all).all(axis=1)
+    duplicate = _duplicates(ids, path, problems)
     keep &= ~duplicate
     for row in np.flatnonzero(~keep & ~duplicate).tolist():
         a = annotations[row]
@@ -351,10 +404,8 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
             why = f"expected 'bbox' to be [x, y, width, height], got {len(a.bbox)} numbers"
         problems.append(Problem(Level.ERROR, "invalid_annotation", why + "; the box is left out",
                                 f"{path}: annotation id {a.id!r}"))
-    _check_id_types([a.id for a in annotations], "annotation", path)
     rows = np.flatnonzero(keep)
-    kept = [annotations[i] for i in rows.tolist()]
-    xywh = np.array([bboxes[i] for i in rows.tolist()], dtype=np.float64).reshape(-1, 4)
+    xywh = xywh_all[rows]
     x1, y1 = xywh[:, 0], xywh[:, 1]
     x2, y2 = x1 + xywh[:, 2], y1 + xywh[:, 3]
     img = image_index[rows]
@@ -362,12 +413,13 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
     heights = np.array([im.height for im in images], dtype=np.float64)
 
     def locate(i: int) -> str:
-        return f"{path}: annotation id {kept[i].id!r}"
+        return f"{path}: annotation id {annotations[rows[i]].id!r}"
 
     keep_geo, valid, geo_problems = check_geometry(x1, y1, x2, y2, widths[img], heights[img],
                                                    locate)
     problems += repoint(geo_problems, keep_geo)
-    final = [a for a, k in zip(kept, keep_geo.tolist(), strict=True) if k]
+    final_rows = rows[keep_geo]
+    final = [annotations[i] for i in final_rows.tolist()] if len(final_rows) < n else annotations
     sel = np.flatnonzero(keep_geo)
 
     annotator_names: list[str] = []
@@ -382,29 +434,39 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
             annotator_names.append(name)
         return annotator_row[name]
 
-    image_annotator = [annotator_of(im.annotator) for im in images]
-    box_annotator = np.fromiter(
-        (annotator_of(a.annotator) if a.annotator is not None
-         else image_annotator[image_row[a.image_id]] for a in final), np.int32, len(final))
-    attribute_names = sorted({k for a in final if a.attributes for k in a.attributes})
-    no_attributes: dict[str, Any] = {}
-    attributes = {
-        name: _encode_attribute([(a.attributes or no_attributes).get(name) for a in final])
-        for name in attribute_names
-    }
-    ids = [a.id for a in final]
-    source_id = (np.array(ids, dtype=np.int64).astype(np.str_) if ids and
-                 isinstance(ids[0], int) else np.array([str(i) for i in ids], dtype=np.str_))
+    image_annotator = np.array([annotator_of(im.annotator) for im in images] + [-1], np.int32)
+    own_annotators = [a.annotator for a in final]
+    box_annotator = image_annotator[img[sel]] if len(sel) else np.zeros(0, np.int32)
+    if own_annotators.count(None) != len(own_annotators):
+        own = np.array([annotator_of(v) for v in own_annotators], np.int32)
+        box_annotator = np.where(own >= 0, own, box_annotator)
+    raw_attributes = [a.attributes for a in final]
+    attributes = {}
+    if raw_attributes.count(None) != len(raw_attributes):
+        attribute_names = sorted({k for d in raw_attributes if d for k in d})
+        attributes = {
+            name: _encode_attribute([d.get(name) if d else None for d in raw_attributes])
+            for name in attribute_names
+        }
+    final_ids = [ids[i] for i in final_rows.tolist()]
+    numeric_ids = (np.array(final_ids, dtype=np.int64)
+                   if final_ids and isinstance(final_ids[0], int) else None)
+    source_id = (numeric_ids.astype(np.str_) if numeric_ids is not None
+                 else np.array([str(i) for i in final_ids], dtype=np.str_))
+    scores = [a.score for a in final]
+    score = (np.full(len(final), np.nan) if scores.count(None) == len(scores)
+             else np.array([np.nan if v is None else v for v in scores], dtype=np.float64))
+    crowd = (np.array([a.iscrowd for a in final], dtype=bool)
+             | np.array([a.ignore for a in final], dtype=bool))
     boxes = Boxes.build(
         image=img[sel],
         category=category_index[rows][sel],
         x1=x1[sel], y1=y1[sel], x2=x2[sel], y2=y2[sel],
         source_id=source_id,
         annotator=box_annotator,
-        crowd=np.fromiter((bool(a.iscrowd) or bool(a.ignore) for a in final), bool, len(final)),
+        crowd=crowd,
         valid=valid[sel],
-        score=np.fromiter((np.nan if a.score is None else a.score for a in final), np.float64,
-                          len(final)),
+        score=score,
         attributes=attributes,
     )
     image_annotators = [str(im.annotator) if im.annotator is not None else "" for im in images]
@@ -423,4 +485,5 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
         problems=problems,
         path=str(path),
         format="coco",
+        id_order=numeric_ids,
     )
