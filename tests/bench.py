@@ -59,25 +59,30 @@ ev.evaluate(); ev.accumulate()
 }
 
 
-def results_file(data: Path) -> Path:
-    """The batch as a COCO results list keyed to the golden set's image and category ids."""
-    import json
-
-    out = data / "results.json"
-    if out.exists():
-        return out
-    golden = json.loads((data / "golden.json").read_bytes())
-    batch = json.loads((data / "batch.json").read_bytes())
+COUNT_AND_PREPARE = """
+import json, sys
+from pathlib import Path
+data = Path(sys.argv[1])
+golden = json.loads((data / "golden.json").read_bytes())
+batch = json.loads((data / "batch.json").read_bytes())
+print(len(golden["annotations"]), len(batch["annotations"]))
+out = data / "results.json"
+if not out.exists():
     image_id = {im["file_name"]: im["id"] for im in golden["images"]}
     category_id = {c["name"]: c["id"] for c in golden["categories"]}
     batch_image = {im["id"]: im["file_name"] for im in batch["images"]}
     batch_category = {c["id"]: c["name"] for c in batch["categories"]}
-    results = [{"image_id": image_id[batch_image[a["image_id"]]],
-                "category_id": category_id[batch_category[a["category_id"]]],
-                "bbox": a["bbox"], "score": 1.0}
-               for a in batch["annotations"] if batch_image[a["image_id"]] in image_id]
-    out.write_text(json.dumps(results))
-    return out
+    out.write_text(json.dumps([
+        {"image_id": image_id[batch_image[a["image_id"]]],
+         "category_id": category_id[batch_category[a["category_id"]]],
+         "bbox": a["bbox"], "score": 1.0}
+        for a in batch["annotations"] if batch_image[a["image_id"]] in image_id]))
+"""
+
+
+def results_file(data: Path) -> Path:
+    """The batch as a COCO results list keyed to the golden set's ids (made by main())."""
+    return data / "results.json"
 
 
 def peer_runs_once(data: Path, names: list[str]) -> dict[str, tuple[float, float] | str]:
@@ -203,10 +208,11 @@ def _FoundationResult(golden: Any, batch: Any, alignment: Any, matches: Any) -> 
 def main() -> None:
     images = int(os.environ.get("BENCH_IMAGES", "5000"))
     data = generate(images)
-    import json
-
-    golden_boxes = len(json.loads((data / "golden.json").read_bytes())["annotations"])
-    batch_boxes = len(json.loads((data / "batch.json").read_bytes())["annotations"])
+    # Counted (and the peers' results file written) in a child process: a forked child's peak
+    # RSS counts its parent's pages up to exec, so this process must stay small.
+    golden_boxes, batch_boxes = (int(v) for v in subprocess.run(
+        [sys.executable, "-c", COUNT_AND_PREPARE, str(data)], check=True, capture_output=True,
+        text=True).stdout.split())
     bbqa_cli = str(Path(sys.executable).with_name("bbqa"))
     command = [bbqa_cli, "audit", str(data / "batch.json"), "--golden",
                str(data / "golden.json"), "--out", str(ROOT / "bench-data" / "out"), "--quiet"]
