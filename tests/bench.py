@@ -205,6 +205,68 @@ def _FoundationResult(golden: Any, batch: Any, alignment: Any, matches: Any) -> 
                            classes=class_table(golden, batch, alignment, matches))
 
 
+LOADER_SCRIPTS = {
+    "bbqa VOC": "import bbqa, sys; bbqa.load(sys.argv[1])",
+    "stdlib ElementTree loop": """
+import sys, pathlib, xml.etree.ElementTree as ET
+rows = []
+for path in sorted(pathlib.Path(sys.argv[1]).glob("*.xml")):
+    root = ET.parse(path).getroot()
+    w, h = float(root.findtext("size/width")), float(root.findtext("size/height"))
+    for obj in root.iter("object"):
+        box = obj.find("bndbox")
+        rows.append((path.stem, obj.findtext("name"), w, h,
+                     *(float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax"))))
+""",
+    "globox VOC": "import globox, sys; globox.AnnotationSet.from_pascal_voc(sys.argv[1])",
+    "bbqa YOLO": "import bbqa, sys; bbqa.load(sys.argv[2])",
+    "stdlib line-split loop": """
+import sys, csv, pathlib
+root = pathlib.Path(sys.argv[2])
+sizes = {r["file"].rsplit(".", 1)[0]: (float(r["width"]), float(r["height"]))
+         for r in csv.DictReader(open(root / "image_sizes.csv"))}
+rows = []
+for path in sorted((root / "labels").glob("*.txt")):
+    w, h = sizes[path.stem]
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if parts:
+            c, x, y, bw, bh = int(parts[0]), *map(float, parts[1:5])
+            rows.append((path.stem, c, (x - bw / 2) * w, (y - bh / 2) * h,
+                         (x + bw / 2) * w, (y + bh / 2) * h))
+""",
+}
+
+
+def loader_comparison(images: int, runs: int) -> None:
+    """Time the VOC and YOLO loaders against plain stdlib loops (and globox) on the same files.
+
+    Each is a fresh process; the time reported is the process's wall time minus an empty
+    interpreter's, with the imports each needs included.
+    """
+    sys.path.insert(0, str(ROOT))
+    from tests import synth
+
+    folder = ROOT / "bench-data" / f"formats-{images}"
+    if not (folder / "voc").exists():
+        golden = synth.make_golden(images, 2026, 0.58)
+        synth.write_voc(golden, folder / "voc")
+        synth.write_yolo(golden, folder / "yolo")
+    empty = statistics.median(timed_run([sys.executable, "-c", "pass"])[0] for _ in range(3))
+    print(f"loaders on {images} files each (fresh process, median of {runs}, interpreter "
+          f"start-up of {empty:.3f} s subtracted):")
+    for name, code in LOADER_SCRIPTS.items():
+        module = code.split()[1].rstrip(",;")
+        import importlib.util
+
+        if module in ("globox",) and importlib.util.find_spec(module) is None:
+            print(f"  {name:<26} skipped: {module} is not installed (make bench installs it)")
+            continue
+        walls = [timed_run([sys.executable, "-c", code, str(folder / "voc"),
+                            str(folder / "yolo")])[0] for _ in range(runs)]
+        print(f"  {name:<26} {statistics.median(walls) - empty:7.3f} s")
+
+
 def main() -> None:
     images = int(os.environ.get("BENCH_IMAGES", "5000"))
     data = generate(images)
@@ -250,6 +312,8 @@ def main() -> None:
               "time")
     for name, seconds in stages(data).items():
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
+    if os.environ.get("BENCH_LOADERS", "1") != "0":
+        loader_comparison(images, min(RUNS, 5))
     if os.environ.get("BENCH_SUITE"):
         foundation, full = suite_overhead(data)
         print(f"metric suite overhead (in-process, median of 3): foundation-only audit "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -38,6 +39,25 @@ _OBJECT_TAG = re.compile(rb"<object[\s>]")
 def _object_lines(raw: bytes) -> list[int]:
     """Line number of each ``<object>`` start tag, to point messages at the right place."""
     return [raw.count(b"\n", 0, m.start()) + 1 for m in _OBJECT_TAG.finditer(raw)]
+
+
+@lru_cache(maxsize=64)
+def _file_object_lines(path: str, _version: tuple[int, int]) -> list[int]:
+    try:
+        return _object_lines(Path(path).read_bytes())
+    except OSError:
+        return []
+
+
+def object_location(path: Path | str, index: int) -> str:
+    """``file:line`` of the ``index``-th object, found only when a message needs it."""
+    try:
+        stat = Path(path).stat()
+        version = (stat.st_mtime_ns, stat.st_size)  # a rewritten file is scanned again
+    except OSError:
+        version = (0, 0)
+    lines = _file_object_lines(str(path), version)
+    return f"{path}:{lines[index]}" if index < len(lines) else f"{path} object {index}"
 
 
 def _flag(text: str | None) -> str | None:
@@ -61,8 +81,24 @@ def _number(element: Any, tag: str) -> float | None:
         return None
 
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+
+
+def _parse_xml(raw: bytes) -> Any:
+    """Parse with the C parser when the file declares no DTD (so no entity can be defined
+    and nothing can expand), else with defusedxml, which refuses entity expansion."""
+    if _DOCTYPE.search(raw):
+        from defusedxml import ElementTree as SafeTree
+
+        return SafeTree.fromstring(raw)
+    from xml.etree import ElementTree
+
+    return ElementTree.fromstring(raw)
+
+
 def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any], list[Problem]]:
-    from defusedxml import ElementTree
+    from xml.etree import ElementTree
+
     from defusedxml.common import DefusedXmlException
 
     try:
@@ -70,7 +106,7 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     try:
-        root = ElementTree.fromstring(raw)
+        root = _parse_xml(raw)
     except ElementTree.ParseError as exc:
         line, column = getattr(exc, "position", (None, None))
         raise InputError(f"malformed XML (column {column}): {exc}", path=path,
@@ -91,30 +127,25 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
             raise InputError("missing or invalid <size> (width, height) and no image to read it "
                              "from (give --images)", path=path)
         width, height = read_header_size(image)
-    lines = _object_lines(raw)
     objects = []
     for index, obj in enumerate(root.iter("object")):
-        line = lines[index] if index < len(lines) else None
-        where = f"{path}:{line}" if line else f"{path} object {index}"
         name = (obj.findtext("name") or "").strip()
         box = obj.find("bndbox")
-        coords = [_number(box, t) if box is not None else None
-                  for t in ("xmin", "ymin", "xmax", "ymax")]
-        if not name:
-            problems.append(Problem(Level.ERROR, "bad_object", "object has no <name>; left out",
-                                    where))
+        try:
+            coords = [float(box.findtext(t).strip())
+                      for t in ("xmin", "ymin", "xmax", "ymax")]
+        except (AttributeError, ValueError):
+            coords = []
+        if not name or not coords:
+            why = ("object has no <name>" if not name else
+                   "expected <bndbox> with numeric xmin, ymin, xmax, ymax")
+            problems.append(Problem(Level.ERROR, "bad_object", f"{why}; left out",
+                                    object_location(path, index)))
             continue
-        if any(c is None for c in coords):
-            problems.append(Problem(Level.ERROR, "bad_object",
-                                    "expected <bndbox> with numeric xmin, ymin, xmax, ymax; "
-                                    "left out", where))
-            continue
-        objects.append({
-            "name": name, "coords": coords, "where": where, "source": f"{path}#{index}",
-            # VOC's difficult and truncated default to 0 when missing; occluded has no default.
-            "flags": {f: _flag(obj.findtext(f)) or (None if f == "occluded" else "false")
-                      for f in FLAG_ATTRIBUTES},
-        })
+        # VOC's difficult and truncated default to 0 when missing; occluded has no default.
+        objects.append((name, coords, index, _flag(obj.findtext("difficult")) or "false",
+                        _flag(obj.findtext("truncated")) or "false",
+                        _flag(obj.findtext("occluded"))))
     return {"key": key, "width": width, "height": height, "objects": objects}, problems
 
 
@@ -123,7 +154,8 @@ def xml_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     folder = path / "Annotations" if (path / "Annotations").is_dir() else path
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".xml" and p.is_file())
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".xml" and p.is_file()),
+                  key=lambda p: p.name)
 
 
 def load(path: Path, *, images: Path | None = None) -> Dataset:
@@ -141,7 +173,7 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     name_index: dict[str, int] = {}
     rows: list[list[float]] = []
     box_sources: list[str] = []
-    box_where: list[str] = []
+    box_place: list[tuple[str, int]] = []
     flags: dict[str, list[str | None]] = {f: [] for f in FLAG_ATTRIBUTES}
     for file in files:
         try:
@@ -160,15 +192,17 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
         widths.append(parsed["width"])
         heights.append(parsed["height"])
         sources.append(str(file))
-        for obj in parsed["objects"]:
-            category = name_index.setdefault(obj["name"], len(names))
+        file_name = str(file)
+        for name, coords, index, difficult, truncated, occluded in parsed["objects"]:
+            category = name_index.setdefault(name, len(names))
             if category == len(names):
-                names.append(obj["name"])
-            rows.append([image, category, *obj["coords"]])
-            box_sources.append(obj["source"])
-            box_where.append(obj["where"])
-            for flag in FLAG_ATTRIBUTES:
-                flags[flag].append(obj["flags"][flag])
+                names.append(name)
+            rows.append([image, category, *coords])
+            box_sources.append(f"{file_name}#{index}")
+            box_place.append((file_name, index))
+            flags["difficult"].append(difficult)
+            flags["truncated"].append(truncated)
+            flags["occluded"].append(occluded)
     table = np.array(rows, dtype=np.float64).reshape(-1, 6)
     image_index = table[:, 0].astype(np.int32)
     w_img = np.asarray(widths, dtype=np.float64)[image_index]
@@ -178,8 +212,10 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     for row in np.flatnonzero((table[:, 2] == 0) | (table[:, 3] == 0))[:50].tolist():
         problems.append(Problem(Level.WARNING, "zero_based",
                                 "xmin or ymin is 0 in a 1-based format (probably a 0-based "
-                                "export); read as VOC, the box starts at -1", box_where[row]))
-    keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, lambda i: box_where[i])
+                                "export); read as VOC, the box starts at -1",
+                                object_location(*box_place[row])))
+    keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img,
+                                      lambda i: object_location(*box_place[i]))
     problems += repoint(geo, keep)
     kept_rows = np.flatnonzero(keep).tolist()
     attributes = {
