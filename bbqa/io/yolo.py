@@ -53,7 +53,8 @@ def _is_label(path: Path) -> bool:
 
 
 def _label_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and _is_label(p))
+    return sorted((p for p in folder.iterdir() if p.is_file() and _is_label(p)),
+                  key=lambda p: p.name)
 
 
 def find_labels_folder(path: Path) -> Path:
@@ -191,7 +192,7 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     widths: list[float] = []
     heights: list[float] = []
     sources: list[str] = []
-    parsed: list[np.ndarray] = []
+    parsed: list[list[float]] = []
     box_sources: list[str] = []
     for file in label_files:
         stem = normalize_key(file.stem)
@@ -210,15 +211,16 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
                 "left out", str(file)))
             continue
         rows = _parse_file(file, len(class_names), problems)
-        image = len(keys)
+        image = float(len(keys))
+        file_name = str(file)
         keys.append(key)
         widths.append(width)
         heights.append(height)
-        sources.append(str(file))
-        table = np.array(rows, dtype=np.float64).reshape(-1, 7)
-        parsed.append(np.column_stack([np.full(len(table), image, np.float64), table]))
-        box_sources += [f"{file}:{int(r[0])}" for r in rows]
-    table = np.concatenate(parsed) if parsed else np.zeros((0, 8))
+        sources.append(file_name)
+        # One list for every file: a single array at the end, no numpy call per image.
+        parsed += [[image, *row] for row in rows]
+        box_sources += [f"{file_name}:{int(row[0])}" for row in rows]
+    table = np.array(parsed, dtype=np.float64).reshape(-1, 8)
     image_index = table[:, 0].astype(np.int32)
     w_img = np.asarray(widths)[image_index] if len(table) else np.zeros(0)
     h_img = np.asarray(heights)[image_index] if len(table) else np.zeros(0)
