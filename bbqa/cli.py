@@ -123,6 +123,10 @@ ReportOption = Annotated[list[str] | None, typer.Option(
     help="Machine-readable report FORMAT[:PATH] (json, junit, github, markdown), repeatable; "
          "without PATH to stdout, and the human report moves to stderr.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No report, no progress.")]
+InputFormatOption = Annotated[Format, typer.Option("--format", "-f",
+                                                   help="Format of the inputs.")]
+NamesOption = Annotated[str | None, typer.Option(
+    help="Annotator names for the inputs, comma-separated (default: file names).")]
 DebugOption = Annotated[bool, typer.Option("--debug",
                                            help="Show tracebacks of internal errors.")]
 
@@ -493,10 +497,8 @@ def agree(
     iou: Annotated[str, typer.Option(help="IoU threshold(s), comma-separated; alpha is "
                                           "reported for each, pairwise figures at the "
                                           "first.")] = "0.5",
-    input_format: Annotated[Format, typer.Option("--format", "-f",
-                                                 help="Format of the inputs.")] = Format.AUTO,
-    names: Annotated[str | None, typer.Option(
-        help="Annotator names for the inputs, comma-separated (default: file names).")] = None,
+    input_format: InputFormatOption = Format.AUTO,
+    names: NamesOption = None,
     annotator_field: AnnotatorFieldOption = "annotator",
     sizes: SizesOption = None,
     images: ImagesOption = None,
@@ -563,10 +565,8 @@ def consensus(
     quorum: Annotated[int | None, typer.Option(
         help="Annotators that must agree for a box to be kept [default: a majority of the "
              "picture's annotators].", min=1, show_default=False)] = None,
-    input_format: Annotated[Format, typer.Option("--format", "-f",
-                                                 help="Format of the inputs.")] = Format.AUTO,
-    names: Annotated[str | None, typer.Option(
-        help="Annotator names for the inputs, comma-separated (default: file names).")] = None,
+    input_format: InputFormatOption = Format.AUTO,
+    names: NamesOption = None,
     annotator_field: AnnotatorFieldOption = "annotator",
     sizes: SizesOption = None,
     images: ImagesOption = None,
