@@ -591,7 +591,7 @@ def consensus(
                          {out.name: partial(_write_text, text)})
         if not quiet:
             kept = len(document["annotations"])
-            Console(stderr=True).print(f"bbqa consensus: {kept} boxes on "
+            Console(stderr=True, soft_wrap=True).print(f"bbqa consensus: {kept} boxes on "
                                        f"{len(document['images'])} pictures written to {out}")
         return EXIT_OK
 
@@ -625,7 +625,7 @@ def convert(
         errors = [p for p in dataset.problems if p.level.value == "error"]
         dropped = WRITERS[to](dataset, out)
         if not quiet:
-            console = Console(stderr=True, highlight=False)
+            console = Console(stderr=True, highlight=False, soft_wrap=True)
             console.print(f"bbqa convert: {len(dataset.boxes) - dropped} boxes on "
                           f"{len(dataset.images)} images written to {out} ({to.value})")
             if dropped:

@@ -21,24 +21,26 @@ from bbqa.tables import BOXES_SCHEMA, CLASSES_SCHEMA
 from tests.conftest import ROOT
 
 README = ROOT / "README.md"
-# <!-- output: ARGS --> or <!-- output, exit N: ARGS --> for a command expected to exit N.
+# <!-- output: ARGS -->, or <!-- output, exit N: ARGS --> for a command expected to exit N,
+# or <!-- output, stderr: ARGS --> for a command that reports on stderr.
 OUTPUT_BLOCK = re.compile(
-    r"(<!-- output(?:, exit (\d))?: (.*?) -->\n```\n)(.*?)(\n```\n<!-- /output -->)",
+    r"(<!-- output(?:, exit (\d))?(, stderr)?: (.*?) -->\n```\n)(.*?)(\n```\n<!-- /output -->)",
     re.DOTALL)
 
 
-def command_output(args: str, exit_code: int = 0) -> str:
+def command_output(args: str, exit_code: int = 0, stderr: bool = False) -> str:
     result = CliRunner().invoke(app, shlex.split(args))
     assert result.exit_code == exit_code, result.stderr
-    return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines())
+    text = result.stderr if stderr else result.stdout
+    return "\n".join(line.rstrip() for line in text.rstrip("\n").splitlines())
 
 
 def test_readme_shows_real_command_output(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     blocks = OUTPUT_BLOCK.findall(README.read_text(encoding="utf-8"))
     assert len(blocks) >= 2, "README lost its command-output blocks"
-    for _, code, args, shown, _ in blocks:
-        assert shown == command_output(args, int(code or 0)), (
+    for _, code, stderr, args, shown, _ in blocks:
+        assert shown == command_output(args, int(code or 0), bool(stderr)), (
             f"README output of 'bbqa {args}' is stale: run python -m tests.test_docs --update")
 
 
@@ -80,7 +82,7 @@ if __name__ == "__main__" and "--update" in sys.argv:
     os.chdir(ROOT)
     text = README.read_text(encoding="utf-8")
     README.write_text(
-        OUTPUT_BLOCK.sub(lambda m: m.group(1) + command_output(m.group(3), int(m.group(2) or 0))
-                         + m.group(5), text),
+        OUTPUT_BLOCK.sub(lambda m: m.group(1) + command_output(
+            m.group(4), int(m.group(2) or 0), bool(m.group(3))) + m.group(6), text),
         encoding="utf-8")
     print("README command outputs updated")
