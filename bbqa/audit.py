@@ -351,9 +351,14 @@ def load_pair(
     future = None
     if (os.cpu_count() or 1) > 1 and _input_bytes(paths) > PARALLEL_LOAD_BYTES:
         import multiprocessing
+        import threading
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        # fork is fastest, but not while another thread runs (the progress spinner on a
+        # terminal): the child could inherit one of its locks held. spawn then, at the cost
+        # of the child's imports.
+        method = "fork" if threading.active_count() == 1 else "spawn"
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
         future = pool.submit(golden_loader)
     try:
         batches = []

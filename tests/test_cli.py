@@ -296,3 +296,27 @@ def test_parallel_load_gives_the_same_audit(tmp_path: Path,
     broken.write_text('{"images": [')
     code, _, stderr = run("audit", str(DEMO / "batch.json"), "--golden", str(broken))
     assert code == 2 and "golden" in stderr and "broken.json:1" in stderr
+
+
+def test_parallel_load_spawns_when_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a thread alive (the spinner on a terminal), the worker is spawned, not forked."""
+    import threading
+    from functools import partial
+
+    from bbqa import io
+
+    module = sys.modules["bbqa.audit"]
+    monkeypatch.setattr(module, "PARALLEL_LOAD_BYTES", 0)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        golden, batch = module.load_pair(
+            partial(io.load, DEMO / "golden.json"), [partial(io.load, DEMO / "batch.json")],
+            [DEMO / "golden.json"])
+    finally:
+        stop.set()
+    serial_golden = io.load(DEMO / "golden.json")
+    serial_batch = io.load(DEMO / "batch.json")
+    assert golden.boxes.source_id.tolist() == serial_golden.boxes.source_id.tolist()
+    assert batch.boxes.x1.tolist() == serial_batch.boxes.x1.tolist()
