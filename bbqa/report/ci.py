@@ -13,9 +13,14 @@ import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
+from html import escape
 
 from bbqa.gate import Check, GateResult, Verdict
+
+def quoteattr(text: str) -> str:
+    """An XML attribute value in double quotes (html.escape: xml.sax would import urllib)."""
+    return f'"{escape(text, quote=True)}"'
+
 
 # GitHub shows at most this many annotations one by one; the rest are summarised.
 GITHUB_LISTED = 10
