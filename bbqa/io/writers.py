@@ -19,9 +19,9 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from enum import StrEnum
+from html import escape
 from pathlib import Path
 from typing import Any
-from html import escape
 
 import numpy as np
 

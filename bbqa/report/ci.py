@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any
 from html import escape
+from typing import Any
 
 from bbqa.gate import Check, GateResult, Verdict
+
 
 def quoteattr(text: str) -> str:
     """An XML attribute value in double quotes (html.escape: xml.sax would import urllib)."""
