@@ -365,13 +365,6 @@ def apply_policy(policy: Policy, options: AuditOptions, request: AuditRequest,
                    class_tolerance={**class_tolerance, **options.class_tolerance})
 
 
-def sha256_of(path: Path) -> str:
-    """sha256 of an input (see :func:`bbqa.inputs.sha256_of`)."""
-    from bbqa.inputs import sha256_of as digest
-
-    return digest(path)
-
-
 def emit_reports(reports: list[tuple[ReportFormat, str | None]], summary: dict[str, Any],
                  gate: GateResult | None) -> None:
     """Write each ``--report``: to stdout without a path, else atomically to the file."""
@@ -416,6 +409,7 @@ def validate(
     def run() -> int:
         from bbqa import io
         from bbqa.dataset import merge
+        from bbqa.inputs import sha256_of
         from bbqa.policy import load_policy
         from bbqa.report.terminal import render_validation
         from bbqa.validate import read_class_list

@@ -136,17 +136,6 @@ class Images:
                 f"{self.width[first]} x {self.height[first]}"
             )
 
-    def take(self, index: npt.NDArray[np.intp]) -> Images:
-        """Rows ``index`` of this table, in that order."""
-        return Images(
-            key=self.key[index],
-            width=self.width[index],
-            height=self.height[index],
-            source_id=self.source_id[index],
-            annotator=self.annotator[index],
-            scene=self.scene[index],
-        )
-
 
 def _blank(n: int) -> StrArray:
     return np.full(n, "", dtype="<U1")

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -361,7 +360,3 @@ def evaluate(result: AuditResult, policy: Policy, *, confidence: float = 0.95,
                       fail_on_warning=fail_on_warning, policy_path=policy.path,
                       skipped_keys=policy.skipped_keys)
 
-
-def failed(checks: Sequence[Check]) -> list[Check]:
-    """The failed checks, in evaluation order."""
-    return [c for c in checks if c.verdict == Verdict.FAIL]
