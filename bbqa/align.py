@@ -159,7 +159,7 @@ def rename_categories(dataset: Dataset, mapping: Mapping[str, str]) -> Dataset:
     b = dataset.boxes
     boxes = Boxes(
         image=b.image, category=remap[b.category] if len(b) else b.category, x1=b.x1, y1=b.y1,
-        x2=b.x2, y2=b.y2, source_id=b.source_id, annotator=b.annotator, crowd=b.crowd,
+        x2=b.x2, y2=b.y2, ids=b.ids, annotator=b.annotator, crowd=b.crowd,
         valid=b.valid, score=b.score, attributes=b.attributes,
     )
     return Dataset.build(

@@ -31,6 +31,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 StrArray = npt.NDArray[np.str_]
+# Box ids as the file wrote them: int64 when they are all integers (COCO), else text.
+IdArray = npt.NDArray[np.int64] | npt.NDArray[np.str_]
 
 
 class Level(StrEnum):
@@ -70,6 +72,13 @@ def _as_str(values: Any) -> StrArray:
     if array.ndim != 1:
         array = array.reshape(-1)
     return array
+
+
+def _as_ids(values: Any) -> IdArray:
+    """Integer ids stay numbers (cheap to sort and to keep); anything else becomes text."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return np.ascontiguousarray(values, dtype=np.int64).reshape(-1)
+    return _as_str(values)
 
 
 def normalize_key(key: str) -> str:
@@ -183,12 +192,24 @@ class Boxes:
     y1: FloatArray
     x2: FloatArray
     y2: FloatArray
-    source_id: StrArray
+    ids: IdArray
     annotator: IntArray
     crowd: BoolArray
     valid: BoolArray
     score: FloatArray
     attributes: Mapping[str, Attribute] = field(default_factory=dict)
+    _text: dict[str, StrArray] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def source_id(self) -> StrArray:
+        """Each box's id in its file, as text (``ids`` holds them as numbers where it can)."""
+        if self.ids.dtype.kind == "U":
+            text: StrArray = self.ids  # type: ignore[assignment]
+            return text
+        if "ids" not in self._text:
+            # Turning a million numbers into text takes a quarter second: done once, on demand.
+            self._text["ids"] = self.ids.astype(np.str_)
+        return self._text["ids"]
 
     @staticmethod
     def build(
@@ -214,7 +235,7 @@ class Boxes:
             y1=_as_float(y1),
             x2=_as_float(x2),
             y2=_as_float(y2),
-            source_id=_as_str(source_id) if n else np.zeros(0, dtype="<U1"),
+            ids=_as_ids(source_id) if n else np.zeros(0, dtype="<U1"),
             annotator=_as_int(annotator) if annotator is not None else np.full(n, -1, np.int32),
             crowd=np.ascontiguousarray(crowd, dtype=np.bool_)
             if crowd is not None
@@ -247,7 +268,7 @@ class Boxes:
             y1=self.y1[index],
             x2=self.x2[index],
             y2=self.y2[index],
-            source_id=self.source_id[index],
+            ids=self.ids[index],
             annotator=self.annotator[index],
             crowd=self.crowd[index],
             valid=self.valid[index],
@@ -302,7 +323,7 @@ class Dataset:
                         n_annotators=len(annotators))
         if len(set(categories)) != len(categories):
             raise ValueError(f"category names must be unique, got {list(categories)}")
-        tiebreak = id_order if id_order is not None else boxes.source_id
+        tiebreak = id_order if id_order is not None else boxes.ids
         order = np.lexsort((tiebreak, boxes.category, boxes.image))
         sorted_boxes = boxes.take(order)
         new_position = np.empty_like(order)
@@ -335,7 +356,7 @@ class Dataset:
             "y1": pa.array(self.boxes.y1),
             "x2": pa.array(self.boxes.x2),
             "y2": pa.array(self.boxes.y2),
-            "source_id": pa.array(self.boxes.source_id.tolist(), pa.string()),
+            "source_id": pa.array(self.boxes.ids).cast(pa.string()),
             "annotator": pa.array(self.boxes.annotator),
             "crowd": pa.array(self.boxes.crowd),
             "valid": pa.array(self.boxes.valid),
@@ -376,6 +397,12 @@ def _check_range(name: str, column: IntArray, low: int, high: int) -> None:
             f"boxes.{name}: expected indices in [{low}, {high}), got "
             f"[{column.min()}, {column.max()}]"
         )
+
+
+def _merged_ids(parts: Sequence[Boxes]) -> IdArray:
+    if all(part.ids.dtype.kind == "i" for part in parts):
+        return np.concatenate([part.ids for part in parts])
+    return np.concatenate([part.source_id for part in parts])
 
 
 def merge(datasets: Sequence[Dataset]) -> Dataset:
@@ -427,8 +454,9 @@ def merge(datasets: Sequence[Dataset]) -> Dataset:
         annotator=np.concatenate([p[2] for p in box_parts]),
         **{
             name: np.concatenate([getattr(p[3], name) for p in box_parts])
-            for name in ("x1", "y1", "x2", "y2", "source_id", "crowd", "valid", "score")
+            for name in ("x1", "y1", "x2", "y2", "crowd", "valid", "score")
         },
+        source_id=_merged_ids([p[3] for p in box_parts]),
         attributes=merged_attributes,
     )
     return Dataset.build(

@@ -181,8 +181,8 @@ def _solve_components(
     gbox, bbox = gside.box[g], bside.box[b]
     gb, bb = golden.boxes, batch.boxes
     order = np.lexsort((b, bb.y2[bbox], bb.x2[bbox], bb.y1[bbox], bb.x1[bbox],
-                        bb.source_id[bbox], g, gb.y2[gbox], gb.x2[gbox], gb.y1[gbox],
-                        gb.x1[gbox], gb.source_id[gbox], component))
+                        bb.ids[bbox], g, gb.y2[gbox], gb.x2[gbox], gb.y1[gbox],
+                        gb.x1[gbox], gb.ids[gbox], component))
     g, b, iou, component = g[order], b[order], iou[order], component[order]
     row = _rank_within(component, g)
     col = _rank_within(component, b)

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bbqa.audit import AuditResult
+from bbqa.dataset import Boxes
 from bbqa.match import Outcome
 from bbqa.metrics.classes import COUNT_COLUMNS, IOU_COLUMNS
 from bbqa.metrics.defects import BOX_FORMATS, DEFECT_TYPES, defect_rows
@@ -78,6 +79,16 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
     return pa.array(taken, mask=~present)
 
 
+def _gather_ids(boxes: Boxes, index: npt.NDArray[np.int64]) -> pa.Array:
+    """The source ids of rows ``index`` as text, null where ``index`` is negative."""
+    if boxes.ids.dtype.kind != "i":
+        return _gather(boxes.ids, index)
+    present = index >= 0
+    taken = boxes.ids[np.where(present, index, 0)] if len(boxes.ids) else np.zeros(len(index),
+                                                                                     np.int64)
+    return pa.array(taken, mask=~present).cast(pa.string())
+
+
 def boxes_table(result: AuditResult) -> pa.Table:
     """One row per outcome (see README, "boxes.parquet")."""
     m, golden, batch, alignment = result.matches, result.golden, result.batch, result.alignment
@@ -93,8 +104,8 @@ def boxes_table(result: AuditResult) -> pa.Table:
         "image": _gather(batch.images.key, labeling),
         "annotator": _lookup(names, annotator),
         "outcome": _lookup(outcome_names, m.outcome.astype(np.int64)),
-        "golden_id": _gather(golden.boxes.source_id, m.golden),
-        "batch_id": _gather(batch.boxes.source_id, m.batch),
+        "golden_id": _gather_ids(golden.boxes, m.golden),
+        "batch_id": _gather_ids(batch.boxes, m.batch),
         "golden_class": _lookup(classes, g_class.astype(np.int64)),
         "batch_class": _lookup(classes, b_class.astype(np.int64)),
         "iou": pa.array(m.iou, mask=np.isnan(m.iou)),
@@ -300,8 +311,8 @@ def corrections_table(result: AuditResult) -> pa.Table:
         "labeling": pa.array(labeling.astype(np.int32)),
         "annotator": _lookup(list(rows.annotator_names), rows.annotator[r]),
         "defect": _lookup(list(DEFECT_TYPES), kind),
-        "golden_id": _gather(result.golden.boxes.source_id, g),
-        "batch_id": _gather(result.batch.boxes.source_id, b),
+        "golden_id": _gather_ids(result.golden.boxes, g),
+        "batch_id": _gather_ids(result.batch.boxes, b),
         "golden_class": golden_class,
         "batch_class": batch_class,
         "iou": pa.array(m.iou[r], mask=np.isnan(m.iou[r])),

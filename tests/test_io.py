@@ -54,6 +54,33 @@ def test_coco_boxes_attributes_annotators_and_crowd(tmp_path: Path) -> None:
     assert ds.boxes.score[by_id["6"]] == 0.25 and np.isnan(ds.boxes.score[bus])
 
 
+def test_integer_ids_are_kept_as_numbers_and_read_as_text(tmp_path: Path) -> None:
+    from bbqa.dataset import merge
+
+    numeric = load(write(tmp_path, coco_doc(), "a.json"))
+    assert numeric.boxes.ids.dtype == np.int64
+    assert sorted(numeric.boxes.ids.tolist()) == [0, 5, 6]
+    assert sorted(numeric.boxes.source_id.tolist()) == ["0", "5", "6"]
+    texts = coco_doc(images=[{"id": 2, "file_name": "b.jpg", "width": 100, "height": 80}])
+    for entry, name in zip(texts["annotations"], ("x", "y", "z"), strict=True):
+        entry.update(id=name, image_id=2)
+    textual = load(write(tmp_path, texts, "b.json"))
+    assert textual.boxes.ids.dtype.kind == "U"
+    both = merge([numeric, textual])
+    # Numbers and text together: every id becomes text, none is lost or renumbered.
+    assert both.boxes.ids.dtype.kind == "U"
+    assert sorted(both.boxes.source_id.tolist()) == ["0", "5", "6", "x", "y", "z"]
+    twice = merge([numeric, numeric])
+    assert twice.boxes.ids.dtype == np.int64
+
+
+def test_ids_beyond_64_bits_are_kept_exactly(tmp_path: Path) -> None:
+    doc = coco_doc()
+    doc["annotations"][0]["id"] = 10 ** 30
+    ds = load(write(tmp_path, doc))
+    assert str(10 ** 30) in ds.boxes.source_id.tolist()
+
+
 def test_coco_rows_are_sorted_whatever_the_file_order(tmp_path: Path) -> None:
     doc = coco_doc()
     a = load(write(tmp_path, doc, "a.json"))

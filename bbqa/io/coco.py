@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import re
@@ -33,6 +34,13 @@ import numpy.typing as npt
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.coco_columns import (
+    AnnotationColumns,
+    CocoId,
+    ImageColumns,
+    attribute_text,
+    read_with_arrow,
+)
 
 Scalar = str | int | float | bool | None
 
@@ -91,6 +99,10 @@ def _decoder(scene_field: str, annotator_field: str) -> msgspec.json.Decoder[Any
         "_CocoFile", [("images", list[image]), ("categories", list[_Category]),  # type: ignore[valid-type]
                       ("annotations", list[annotation], [])], gc=False)  # type: ignore[valid-type]
     return msgspec.json.Decoder(document)
+
+# Below this size the typed decode is as fast and spares the Arrow import (about 60 ms).
+ARROW_MIN_BYTES = 16 << 20
+
 _PATH_INDEX = re.compile(r"^\$\.(images|categories|annotations)\[(\d+)\]")
 
 
@@ -109,17 +121,25 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     # and again, without ever finding a cycle among them: it is paused while they are built.
     paused = gc.isenabled()
     gc.disable()
-    decoder = _decoder(scene_field, annotator_field)
     try:
-        try:
-            doc, problems = decoder.decode(raw), list[Problem]()
-        except msgspec.DecodeError as exc:
-            doc, problems = _tolerant(raw, exc, path, decoder)
-        except UnicodeDecodeError as exc:
-            line, column = _line_column(raw, exc.start)
-            raise InputError(f"invalid UTF-8 at column {column} (byte {exc.start}); JSON "
-                             "text must be UTF-8", path=path, line=line) from None
-        return _build(doc, path, problems)
+        problems: list[Problem] = []
+        columns = (read_with_arrow(raw, scene_field, annotator_field)
+                   if len(raw) >= ARROW_MIN_BYTES else None)
+        if columns is None:
+            decoder = _decoder(scene_field, annotator_field)
+            try:
+                doc = decoder.decode(raw)
+            except msgspec.DecodeError as exc:
+                doc, problems = _tolerant(raw, exc, path, decoder)
+            except UnicodeDecodeError as exc:
+                line, column = _line_column(raw, exc.start)
+                raise InputError(f"invalid UTF-8 at column {column} (byte {exc.start}); JSON "
+                                 "text must be UTF-8", path=path, line=line) from None
+            del raw
+            columns = _columns(doc, path, problems)
+        else:
+            del raw
+        return _build(*columns, path, problems)
     finally:
         if paused:
             gc.enable()
@@ -257,8 +277,8 @@ def _encode_attribute(values: list[Any]) -> Attribute:
     try:
         first_codes = [seen.setdefault((v.__class__, v), len(seen)) for v in values]
     except TypeError:  # a list or an object among the values: the slow, general path
-        return encode_attribute([_attribute_text(v) for v in values])
-    texts = [_attribute_text(value) for _, value in seen]
+        return encode_attribute([attribute_text(v) for v in values])
+    texts = [attribute_text(value) for _, value in seen]
     distinct = sorted({t for t in texts if t is not None})
     position = {t: i for i, t in enumerate(distinct)}
     remap = np.array([position[t] if t is not None else -1 for t in texts] + [-1], np.int32)
@@ -267,24 +287,19 @@ def _encode_attribute(values: list[Any]) -> Attribute:
     return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(distinct))
 
 
-def _attribute_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _boxes_or_segmentation(annotations: list[_Annotation], path: Path,
-                           problems: list[Problem]) -> list[list[float] | None]:
-    """Each annotation's bbox; one without a bbox gets the box around its segmentation."""
+def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list[Problem]
+                      ) -> tuple[npt.NDArray[np.float64], dict[int, str | None]]:
+    """Each annotation's bbox as an n x 4 array; one without a bbox gets the box around its
+    segmentation. Rows with no usable box are NaN and say why in the returned dict."""
     from bbqa.io.segmentation import SegmentationError, segmentation_box
 
     boxes: list[list[float] | None] = [a.bbox for a in annotations]
+    issues: dict[int, str | None] = {}
     for row, a in enumerate(annotations):
-        if a.bbox is not None or bytes(a.segmentation) == b"null":
+        if a.bbox is not None:
+            continue
+        if bytes(a.segmentation) == b"null":
+            issues[row] = "annotation has neither a 'bbox' nor a 'segmentation'"
             continue
         where = f"{path}: annotation id {a.id!r}"
         try:
@@ -292,19 +307,84 @@ def _boxes_or_segmentation(annotations: list[_Annotation], path: Path,
         except SegmentationError as exc:
             problems.append(Problem(Level.ERROR, "bad_segmentation",
                                     f"no 'bbox', and the segmentation {exc}; left out", where))
-            boxes[row] = []
+            issues[row] = None
             continue
         problems.append(Problem(Level.WARNING, "box_from_segmentation",
                                 "no 'bbox': the box around the segmentation is used", where))
-    return boxes
+    try:
+        array = np.array(boxes, dtype=np.float64)
+        if array.shape == (len(boxes), 4):
+            return array.reshape(-1, 4), issues
+    except (TypeError, ValueError):
+        pass
+    out = np.full((len(boxes), 4), np.nan)
+    for row, box in enumerate(boxes):
+        if box is not None and len(box) == 4:
+            out[row] = box
+        elif box is not None and row not in issues:
+            issues[row] = (f"expected 'bbox' to be [x, y, width, height], got {len(box)} "
+                           "numbers")
+    # A genuine all-NaN bbox is told apart later by the geometry check (non-finite).
+    return out, issues
 
 
-def _lookup_ids(values: list[int | str], rows: dict[int | str, int]) -> npt.NDArray[np.int64]:
-    """Each value's row in ``rows`` (-1 when absent), vectorized when every id is an integer."""
+def _columns(doc: _CocoFile, path: Path, problems: list[Problem]
+             ) -> tuple[ImageColumns, list[tuple[CocoId, str]], AnnotationColumns]:
+    """The decoded document's fields as columns, copied out of its objects."""
+    images, annotations = doc.images, doc.annotations
+    _check_id_types([im.id for im in images], "image", path)
+    _check_id_types([c.id for c in doc.categories], "category", path)
+    image_columns = ImageColumns(
+        ids=[im.id for im in images], file_names=[im.file_name for im in images],
+        widths=np.array([im.width for im in images], dtype=np.float64),
+        heights=np.array([im.height for im in images], dtype=np.float64),
+        annotators=[im.annotator for im in images], scenes=[im.scene for im in images])
+    categories = [(c.id, c.name) for c in doc.categories]
+    xywh, issues = _boxes_and_issues(annotations, path, problems)
+    ids = [a.id for a in annotations]
+    _check_id_types(ids, "annotation", path)
+    scores = [a.score for a in annotations]
+    score = (np.full(len(annotations), np.nan) if scores.count(None) == len(scores)
+             else np.array([np.nan if v is None else v for v in scores], dtype=np.float64))
+    crowd = (np.array([a.iscrowd for a in annotations], dtype=bool)
+             | np.array([a.ignore for a in annotations], dtype=bool))
+    own_annotators = [a.annotator for a in annotations]
+    raw_attributes = [a.attributes for a in annotations]
+    attributes = {}
+    if raw_attributes.count(None) != len(raw_attributes):
+        attribute_names = sorted({k for d in raw_attributes if d for k in d})
+        attributes = {
+            name: _encode_attribute([d.get(name) if d else None for d in raw_attributes])
+            for name in attribute_names
+        }
+    id_column: npt.NDArray[np.int64] | list[CocoId] = ids
+    if ids and isinstance(ids[0], int):
+        with contextlib.suppress(OverflowError):  # beyond 64 bits: kept as Python integers
+            id_column = np.array(ids, dtype=np.int64)
+    return image_columns, categories, AnnotationColumns(
+        ids=id_column,
+        image_ids=[a.image_id for a in annotations],
+        category_ids=[a.category_id for a in annotations],
+        xywh=xywh, box_issue=issues, crowd=crowd, score=score,
+        annotators=(None if own_annotators.count(None) == len(own_annotators)
+                    else own_annotators),
+        attributes=attributes)
+
+
+def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId], rows: dict[CocoId, int]
+                ) -> npt.NDArray[np.int64]:
+    """Each value's row in ``rows`` (-1 when absent), vectorized when every id is an integer.
+
+    A string never finds an integer id ("3" is not 3): ids are not coerced.
+    """
+    integers = isinstance(values, np.ndarray) or all(type(v) is int for v in values)
+    if not (integers and all(type(k) is int for k in rows)):
+        return np.array([rows.get(v, -1) if type(v) is not bool else -1 for v in values],
+                        dtype=np.int64).reshape(-1)
     try:
         wanted = np.array(values, dtype=np.int64)
         keys = np.array(list(rows), dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
+    except OverflowError:
         return np.array([rows.get(v, -1) for v in values], dtype=np.int64).reshape(-1)
     if not len(keys):
         return np.full(len(values), -1, np.int64)
@@ -316,23 +396,7 @@ def _lookup_ids(values: list[int | str], rows: dict[int | str, int]) -> npt.NDAr
     return result
 
 
-def _bbox_array(bboxes: list[list[float] | None]) -> npt.NDArray[np.float64]:
-    """An n x 4 array of the bboxes; rows that are not four numbers are NaN."""
-    try:
-        array = np.array(bboxes, dtype=np.float64)
-        if array.shape == (len(bboxes), 4):
-            return array.reshape(-1, 4)
-    except (TypeError, ValueError):
-        pass
-    out = np.full((len(bboxes), 4), np.nan)
-    for row, box in enumerate(bboxes):
-        if box is not None and len(box) == 4:
-            out[row] = box
-    # A genuine all-NaN bbox is told apart later by the geometry check (non-finite).
-    return out
-
-
-def _duplicates(ids: list[int | str], path: Path, problems: list[Problem]
+def _duplicates(ids: npt.NDArray[np.int64] | list[CocoId], path: Path, problems: list[Problem]
                 ) -> npt.NDArray[np.bool_]:
     """Rows whose annotation id appeared before; each reported with both positions."""
     duplicate = np.zeros(len(ids), bool)
@@ -344,7 +408,7 @@ def _duplicates(ids: list[int | str], path: Path, problems: list[Problem]
     except (TypeError, ValueError, OverflowError):
         pass
     seen: dict[int | str, int] = {}
-    for row, value in enumerate(ids):
+    for row, value in enumerate(ids.tolist() if isinstance(ids, np.ndarray) else ids):
         first_row = seen.setdefault(value, row)
         if first_row != row:
             duplicate[row] = True
@@ -355,71 +419,95 @@ def _duplicates(ids: list[int | str], path: Path, problems: list[Problem]
     return duplicate
 
 
-def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
-    images, categories, annotations = doc.images, doc.categories, doc.annotations
-    _check_id_types([im.id for im in images], "image", path)
-    _check_id_types([c.id for c in categories], "category", path)
-    image_row: dict[int | str, int] = {}
-    for row, image in enumerate(images):
-        if image.id in image_row:
-            raise InputError(f"duplicate image id (also at images[{image_row[image.id]}]); "
-                             "expected unique ids", path=path, pointer=f"image id {image.id!r}")
-        if not (0 < image.width < math.inf and 0 < image.height < math.inf):
-            raise InputError(f"expected a positive width and height, got {image.width} x "
-                             f"{image.height}", path=path, pointer=f"image id {image.id!r}")
-        image_row[image.id] = row
-    category_names: list[str] = []
-    category_row: dict[int | str, int] = {}
-    for category in categories:
-        if category.id in category_row:
-            raise InputError("duplicate category id; expected one name per id", path=path,
-                             pointer=f"category id {category.id!r}")
-        if category.name in category_names:
-            raise InputError(f"two categories are named {category.name!r}; expected unique "
-                             "names", path=path, pointer=f"category id {category.id!r}")
-        category_row[category.id] = len(category_names)
-        category_names.append(category.name)
+def _image_rows(images: ImageColumns, path: Path) -> dict[CocoId, int]:
+    """Each image id's row; duplicate ids and non-positive sizes are errors."""
+    image_row: dict[CocoId, int] = {}
+    for row, image_id in enumerate(images.ids):
+        first = image_row.setdefault(image_id, row)
+        if first != row:
+            raise InputError(f"duplicate image id (also at images[{first}]); "
+                             "expected unique ids", path=path, pointer=f"image id {image_id!r}")
+    widths, heights = images.widths, images.heights
+    bad = ~((widths > 0) & (widths < math.inf) & (heights > 0) & (heights < math.inf))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InputError(f"expected a positive width and height, got {widths[row]} x "
+                         f"{heights[row]}", path=path, pointer=f"image id {images.ids[row]!r}")
+    return image_row
 
-    n = len(annotations)
-    bboxes = _boxes_or_segmentation(annotations, path, problems)
-    ids = [a.id for a in annotations]
-    _check_id_types(ids, "annotation", path)
-    image_index = _lookup_ids([a.image_id for a in annotations], image_row)
-    category_index = _lookup_ids([a.category_id for a in annotations], category_row)
-    xywh_all = _bbox_array(bboxes)
+
+def _category_rows(categories: list[tuple[CocoId, str]], path: Path
+                   ) -> tuple[list[str], dict[CocoId, int]]:
+    names: list[str] = []
+    rows: dict[CocoId, int] = {}
+    for category_id, name in categories:
+        if category_id in rows:
+            raise InputError("duplicate category id; expected one name per id", path=path,
+                             pointer=f"category id {category_id!r}")
+        if name in names:
+            raise InputError(f"two categories are named {name!r}; expected unique "
+                             "names", path=path, pointer=f"category id {category_id!r}")
+        rows[category_id] = len(names)
+        names.append(name)
+    return names, rows
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kept_attributes(attributes: dict[str, Attribute], rows: npt.NDArray[np.int64]
+                     ) -> dict[str, Attribute]:
+    """The attributes of the kept rows; values only dropped rows had are left out."""
+    kept = {}
+    for name, attribute in attributes.items():
+        codes = attribute.codes[rows]
+        used = np.unique(codes[codes >= 0])
+        remap = np.full(len(attribute.values) + 1, -1, np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        kept[name] = Attribute(codes=remap[codes],
+                               values=tuple(attribute.values[i] for i in used.tolist()))
+    return kept
+
+
+def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
+           annotations: AnnotationColumns, path: Path, problems: list[Problem]) -> Dataset:
+    image_row = _image_rows(images, path)
+    category_names, category_row = _category_rows(categories, path)
+    a = annotations
+    image_index = _lookup_ids(a.image_ids, image_row)
+    category_index = _lookup_ids(a.category_ids, category_row)
+    xywh_all = a.xywh
     keep = (image_index >= 0) & (category_index >= 0) & ~np.isnan(xywh_all).all(axis=1)
-    duplicate = _duplicates(ids, path, problems)
+    duplicate = _duplicates(a.ids, path, problems)
     keep &= ~duplicate
     for row in np.flatnonzero(~keep & ~duplicate).tolist():
-        a = annotations[row]
         if image_index[row] < 0:
-            why = f"image_id {a.image_id!r} is not in 'images'"
+            why = f"image_id {_plain(a.image_ids[row])!r} is not in 'images'"
         elif category_index[row] < 0:
-            why = f"category_id {a.category_id!r} is not in 'categories'"
-        elif bboxes[row] is None:
-            why = "annotation has neither a 'bbox' nor a 'segmentation'"
-        elif a.bbox is None:
-            continue  # its unusable segmentation is reported already
+            why = f"category_id {_plain(a.category_ids[row])!r} is not in 'categories'"
         else:
-            why = f"expected 'bbox' to be [x, y, width, height], got {len(a.bbox)} numbers"
+            issue = a.box_issue.get(row)
+            if issue is None:
+                continue  # its unusable segmentation is reported already
+            why = issue
         problems.append(Problem(Level.ERROR, "invalid_annotation", why + "; the box is left out",
-                                f"{path}: annotation id {a.id!r}"))
+                                f"{path}: annotation id {a.id_at(row)!r}"))
     rows = np.flatnonzero(keep)
     xywh = xywh_all[rows]
     x1, y1 = xywh[:, 0], xywh[:, 1]
-    x2, y2 = x1 + xywh[:, 2], y1 + xywh[:, 3]
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite boxes are reported below
+        x2, y2 = x1 + xywh[:, 2], y1 + xywh[:, 3]
     img = image_index[rows]
-    widths = np.array([im.width for im in images], dtype=np.float64)
-    heights = np.array([im.height for im in images], dtype=np.float64)
+    widths, heights = images.widths, images.heights
 
     def locate(i: int) -> str:
-        return f"{path}: annotation id {annotations[rows[i]].id!r}"
+        return f"{path}: annotation id {a.id_at(int(rows[i]))!r}"
 
     keep_geo, valid, geo_problems = check_geometry(x1, y1, x2, y2, widths[img], heights[img],
                                                    locate)
     problems += repoint(geo_problems, keep_geo)
     final_rows = rows[keep_geo]
-    final = [annotations[i] for i in final_rows.tolist()] if len(final_rows) < n else annotations
     sel = np.flatnonzero(keep_geo)
 
     annotator_names: list[str] = []
@@ -434,50 +522,33 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
             annotator_names.append(name)
         return annotator_row[name]
 
-    image_annotator = np.array([annotator_of(im.annotator) for im in images] + [-1], np.int32)
-    own_annotators = [a.annotator for a in final]
+    image_annotator = np.array([annotator_of(v) for v in images.annotators] + [-1], np.int32)
     box_annotator = image_annotator[img[sel]] if len(sel) else np.zeros(0, np.int32)
-    if own_annotators.count(None) != len(own_annotators):
-        own = np.array([annotator_of(v) for v in own_annotators], np.int32)
+    if a.annotators is not None:
+        own_names = a.annotators
+        own = np.array([annotator_of(own_names[i]) for i in final_rows.tolist()], np.int32)
         box_annotator = np.where(own >= 0, own, box_annotator)
-    raw_attributes = [a.attributes for a in final]
-    attributes = {}
-    if raw_attributes.count(None) != len(raw_attributes):
-        attribute_names = sorted({k for d in raw_attributes if d for k in d})
-        attributes = {
-            name: _encode_attribute([d.get(name) if d else None for d in raw_attributes])
-            for name in attribute_names
-        }
-    final_ids = [ids[i] for i in final_rows.tolist()]
-    numeric_ids = (np.array(final_ids, dtype=np.int64)
-                   if final_ids and isinstance(final_ids[0], int) else None)
-    source_id = (numeric_ids.astype(np.str_) if numeric_ids is not None
-                 else np.array([str(i) for i in final_ids], dtype=np.str_))
-    scores = [a.score for a in final]
-    score = (np.full(len(final), np.nan) if scores.count(None) == len(scores)
-             else np.array([np.nan if v is None else v for v in scores], dtype=np.float64))
-    crowd = (np.array([a.iscrowd for a in final], dtype=bool)
-             | np.array([a.ignore for a in final], dtype=bool))
+    source_id = (a.ids[final_rows] if isinstance(a.ids, np.ndarray)
+                 else np.array([str(a.ids[i]) for i in final_rows.tolist()], dtype=np.str_))
     boxes = Boxes.build(
         image=img[sel],
         category=category_index[rows][sel],
         x1=x1[sel], y1=y1[sel], x2=x2[sel], y2=y2[sel],
         source_id=source_id,
         annotator=box_annotator,
-        crowd=crowd,
+        crowd=a.crowd[final_rows],
         valid=valid[sel],
-        score=score,
-        attributes=attributes,
+        score=a.score[final_rows],
+        attributes=_kept_attributes(a.attributes, final_rows),
     )
-    image_annotators = [str(im.annotator) if im.annotator is not None else "" for im in images]
     return Dataset.build(
         images=Images.build(
-            keys=[_file_key(im.file_name) for im in images],
+            keys=[_file_key(name) for name in images.file_names],
             widths=widths,
             heights=heights,
-            source_ids=[str(im.id) for im in images],
-            annotators=image_annotators,
-            scenes=["" if im.scene is None else str(im.scene) for im in images],
+            source_ids=[str(i) for i in images.ids],
+            annotators=["" if v is None else str(v) for v in images.annotators],
+            scenes=["" if v is None else str(v) for v in images.scenes],
         ),
         categories=category_names,
         boxes=boxes,
@@ -485,5 +556,4 @@ def _build(doc: _CocoFile, path: Path, problems: list[Problem]) -> Dataset:
         problems=problems,
         path=str(path),
         format="coco",
-        id_order=numeric_ids,
     )
