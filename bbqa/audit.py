@@ -336,6 +336,14 @@ def _input_bytes(paths: Sequence[str | Path]) -> int:
     return total
 
 
+def _in_worker(loader: Callable[[], Dataset]) -> Dataset:
+    """Run a loader in a worker process, which must not draw progress on the terminal."""
+    from bbqa import progress
+
+    progress.silence()
+    return loader()
+
+
 def load_pair(
     golden_loader: Callable[[], Dataset], batch_loaders: Sequence[Callable[[], Dataset]],
     paths: Sequence[str | Path] = (),
@@ -359,7 +367,7 @@ def load_pair(
         # of the child's imports.
         method = "fork" if threading.active_count() == 1 else "spawn"
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
-        future = pool.submit(golden_loader)
+        future = pool.submit(_in_worker, golden_loader)
     try:
         batches = []
         for loader in batch_loaders:

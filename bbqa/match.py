@@ -26,6 +26,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from bbqa import progress
 from bbqa.align import Alignment
 from bbqa.assign import best_assignment, components
 from bbqa.dataset import Dataset, FloatArray
@@ -106,6 +107,7 @@ def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray
     if total == 0:
         return
     ends = np.cumsum(counts)
+    step = progress.count(total, "pairs")
     start_batch = 0
     n_batch = len(batch_group)
     while start_batch < n_batch:
@@ -119,6 +121,7 @@ def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray
             first_of_row = np.repeat(np.cumsum(part_counts) - part_counts, part_counts)
             golden_pos = low[batch_pos] + (np.arange(n_pairs, dtype=np.int64) - first_of_row)
             yield golden_pos, batch_pos
+            step(n_pairs)
         start_batch = stop_batch
 
 

@@ -1,21 +1,70 @@
 """Progress on stderr while long stages run: shown on a terminal, silent in CI and with --quiet.
 
+A stage is named by calling the :class:`Stages` object. Code deep inside a stage (a loader going
+through 5,000 files, the matcher going through its pairs) reports how much work it has with
+:func:`count`, without being handed the display: outside an enabled display that is a no-op.
+
 Example:
     >>> with Stages(enabled=False) as stages:
-    ...     stages("match")
+    ...     stages("loading")
+    ...     step = count(3, "files")
+    ...     for _ in range(3):
+    ...         step(1)
+    >>> stages.counted["loading"]
+    (3, 3, 'files')
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
-from rich.status import Status
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn
+from rich.text import Text
+
+Step = Callable[[int], None]
+
+_active: Stages | None = None
+
+
+def _ignore(_n: int) -> None:
+    return None
+
+
+def count(total: int, unit: str) -> Step:
+    """Announce ``total`` units of work (``unit``: "files", "pairs") in the running stage.
+
+    Returns the function to call with each step's size. Cheap enough to call per file; callers
+    on a per-box path call it per chunk.
+    """
+    if _active is None:
+        return _ignore
+    return _active.count(total, unit)
+
+
+def silence() -> None:
+    """Stop reporting from this process (a worker process must not draw on the terminal)."""
+    global _active
+    _active = None
+
+
+class _Counts(ProgressColumn):
+    """``1,234/5,000 files`` once the stage has announced its work, else nothing."""
+
+    def render(self, task: Any) -> Text:
+        if task.total is None:
+            return Text("")
+        unit = task.fields.get("unit", "")
+        return Text(f"{int(task.completed):,}/{int(task.total):,} {unit}",
+                    style="progress.download")
 
 
 class Stages:
-    """A one-line spinner naming the current stage; a no-op when disabled.
+    """The current stage on one line, with a bar and counts where the stage announced its work;
+    a no-op display when disabled (the counts are still kept, for ``--profile``).
 
     With ``profile`` it also times every stage and prints the table to stderr at the end.
     """
@@ -23,17 +72,24 @@ class Stages:
     def __init__(self, enabled: bool, console: Console | None = None,
                  profile: bool = False) -> None:
         self._console = console or Console(stderr=True)
-        self._status: Status | None = None
         self._enabled = enabled and self._console.is_terminal
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         self._profile = profile
         self._started = time.perf_counter()
         self._current = "start-up"
         self.timings: list[tuple[str, float]] = []
+        self.counted: dict[str, tuple[int, int, str]] = {}
 
     def __enter__(self) -> Stages:
+        global _active
         if self._enabled:
-            self._status = self._console.status("starting", spinner="dots")
-            self._status.start()
+            self._progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Counts(),
+                console=self._console, transient=True)
+            self._task = self._progress.add_task("bbqa: starting", total=None)
+            self._progress.start()
+        _active = self
         return self
 
     def __call__(self, stage: str) -> None:
@@ -41,13 +97,37 @@ class Stages:
         now = time.perf_counter()
         self.timings.append((self._current, now - self._started))
         self._current, self._started = stage, now
-        if self._status is not None:
-            self._status.update(f"bbqa: {stage}")
+        if self._progress is not None and self._task is not None:
+            # A fresh task: resetting one keeps its total, and a stage's bar starts unknown.
+            self._progress.remove_task(self._task)
+            self._task = self._progress.add_task(f"bbqa: {stage}", total=None)
+
+    def count(self, total: int, unit: str) -> Step:
+        """See :func:`count`."""
+        stage = self._current
+        done, before, _ = self.counted.get(stage, (0, 0, unit))
+        # A stage may announce work more than once (two loaders, two matching passes): the
+        # counts add up.
+        self.counted[stage] = (done, before + total, unit)
+        progress, task = self._progress, self._task
+        if progress is not None and task is not None:
+            progress.update(task, total=before + total, completed=done, unit=unit)
+
+        def step(n: int) -> None:
+            finished, announced, _ = self.counted[stage]
+            self.counted[stage] = (finished + n, announced, unit)
+            if progress is not None and task is not None and self._task == task:
+                progress.advance(task, n)
+
+        return step
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if self._status is not None:
-            self._status.stop()
+        global _active
+        if _active is self:
+            _active = None
+        if self._progress is not None:
+            self._progress.stop()
         self("done")
         if self._profile:
             from rich.table import Table
@@ -55,7 +135,9 @@ class Stages:
             table = Table(title="bbqa --profile", title_justify="left")
             table.add_column("stage")
             table.add_column("seconds", justify="right")
+            table.add_column("work", justify="right")
             for name, seconds in self.timings:
-                table.add_row(name, f"{seconds:.3f}")
-            table.add_row("total", f"{sum(s for _, s in self.timings):.3f}")
+                _, total, unit = self.counted.get(name, (0, 0, ""))
+                table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
+            table.add_row("total", f"{sum(s for _, s in self.timings):.3f}", "")
             Console(stderr=True).print(table)

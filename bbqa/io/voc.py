@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -175,7 +176,9 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     box_sources: list[str] = []
     box_place: list[tuple[str, int]] = []
     flags: dict[str, list[str | None]] = {f: [] for f in FLAG_ATTRIBUTES}
+    step = progress.count(len(files), "files")
     for file in files:
+        step(1)
         try:
             parsed, found = _parse(file, images_by_stem)
         except InputError as exc:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError, reason
 from bbqa.io.checks import check_geometry, repoint
@@ -194,7 +195,9 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     sources: list[str] = []
     parsed: list[list[float]] = []
     box_sources: list[str] = []
+    step = progress.count(len(label_files), "files")
     for file in label_files:
+        step(1)
         stem = normalize_key(file.stem)
         if stem in manifest_by_stem:
             key = manifest_by_stem[stem]
