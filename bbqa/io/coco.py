@@ -19,7 +19,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import numpy.typing as npt
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.collector import paused
 from bbqa.io.coco_columns import (
     AnnotationColumns,
     CocoId,
@@ -117,11 +117,7 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    # The collector would walk the hundreds of thousands of new objects a big file makes, again
-    # and again, without ever finding a cycle among them: it is paused while they are built.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with paused():
         problems: list[Problem] = []
         columns = (read_with_arrow(raw, scene_field, annotator_field)
                    if len(raw) >= ARROW_MIN_BYTES else None)
@@ -140,9 +136,6 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
         else:
             del raw
         return _build(*columns, path, problems)
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _tolerant(raw: bytes, exc: msgspec.DecodeError, path: Path,

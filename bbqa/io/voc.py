@@ -31,6 +31,7 @@ from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.collector import paused
 from bbqa.io.sizes import index_images, read_header_size
 
 FLAG_ATTRIBUTES = ("difficult", "truncated", "occluded")
@@ -159,6 +160,7 @@ def xml_files(path: Path) -> list[Path]:
                   key=lambda p: p.name)
 
 
+@paused()
 def load(path: Path, *, images: Path | None = None) -> Dataset:
     """Load a folder of VOC XML files (or one file) as a :class:`~bbqa.dataset.Dataset`."""
     files = xml_files(path)

@@ -28,6 +28,7 @@ from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError, reason
 from bbqa.io.checks import check_geometry, repoint
+from bbqa.io.collector import paused
 from bbqa.io.sizes import index_images, read_header_size, read_manifest
 
 NAME_FILES = ("data.yaml", "data.yml", "dataset.yaml", "classes.txt", "obj.names")
@@ -172,6 +173,7 @@ def _parse_file(path: Path, n_classes: int, problems: list[Problem]) -> list[lis
     return rows
 
 
+@paused()
 def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
          images: Path | None = None) -> Dataset:
     """Load a YOLO dataset folder (or labels folder) as a :class:`~bbqa.dataset.Dataset`."""
