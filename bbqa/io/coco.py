@@ -33,7 +33,6 @@ import numpy.typing as npt
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
-from bbqa.io.collector import paused
 from bbqa.io.coco_columns import (
     AnnotationColumns,
     CocoId,
@@ -41,6 +40,7 @@ from bbqa.io.coco_columns import (
     attribute_text,
     read_with_arrow,
 )
+from bbqa.io.collector import paused
 
 Scalar = str | int | float | bool | None
 
