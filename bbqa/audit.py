@@ -326,7 +326,8 @@ def _problem_summary(problems: Sequence[Problem]) -> dict[str, Any]:
 PARALLEL_LOAD_BYTES = 40 * 2**20
 
 
-def _input_bytes(paths: Sequence[str | Path]) -> int:
+def input_bytes(paths: Sequence[str | Path]) -> int:
+    """The size of the input files (every file of a folder); unreadable ones count 0."""
     total = 0
     for path in paths:
         p = Path(path)
@@ -357,7 +358,7 @@ def load_pair(
     from bbqa.dataset import merge
 
     future = None
-    if (os.cpu_count() or 1) > 1 and _input_bytes(paths) > PARALLEL_LOAD_BYTES:
+    if (os.cpu_count() or 1) > 1 and input_bytes(paths) > PARALLEL_LOAD_BYTES:
         import multiprocessing
         import threading
         from concurrent.futures import ProcessPoolExecutor

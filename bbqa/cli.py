@@ -288,7 +288,7 @@ class AuditRequest:
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
-    from bbqa.audit import audit, load_pair
+    from bbqa.audit import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
     from bbqa.inputs import describe_inputs
     from bbqa.policy import load_policy
     from bbqa.progress import Stages
@@ -299,12 +299,17 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     scene_map = read_scene_map(request.scenes) if request.scenes is not None else {}
     load = partial(io.load, sizes=request.sizes, images=request.images,
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
+    inputs = [request.golden_path, *request.batch_paths]
+    if input_bytes(inputs) > PARALLEL_LOAD_BYTES:
+        from bbqa.memory import tune_allocator
+
+        tune_allocator()
     with Stages(enabled=not request.quiet, profile=request.profile) as stage:
         stage("loading")
         golden, batch = load_pair(
             partial(load, request.golden_path, request.golden_format),
             [partial(load, p, request.batch_format) for p in request.batch_paths],
-            [request.golden_path, *request.batch_paths],
+            inputs,
         )
         golden = apply_scenes(golden, scene_map)
         batch = rename_categories(batch, mapping)
