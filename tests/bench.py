@@ -267,6 +267,24 @@ def loader_comparison(images: int, runs: int) -> None:
         print(f"  {name:<26} {statistics.median(walls) - empty:7.3f} s")
 
 
+def count_boxes(data: Path) -> int:
+    """Golden + batch boxes of a generated data folder (counted in a small child process)."""
+    counts = subprocess.run([sys.executable, "-c", COUNT_AND_PREPARE, str(data)], check=True,
+                            capture_output=True, text=True).stdout.split()
+    return sum(int(v) for v in counts)
+
+
+def memory_point(images: int, bbqa_cli: str) -> tuple[float, int]:
+    """Median peak RSS (MiB) of ``bbqa audit --out`` on ``images`` generated images, and the
+    number of boxes it read: with the full size, the slope gives the bytes per box."""
+    data = generate(images)
+    command = [bbqa_cli, "audit", str(data / "batch.json"), "--golden",
+               str(data / "golden.json"), "--out", str(ROOT / "bench-data" / "out-memory"),
+               "--quiet"]
+    peaks = [timed_run(command)[1] for _ in range(3)]
+    return statistics.median(peaks), count_boxes(data)
+
+
 def main() -> None:
     images = int(os.environ.get("BENCH_IMAGES", "5000"))
     data = generate(images)
@@ -310,6 +328,12 @@ def main() -> None:
         print(f"  {name} (COCOeval evaluate + accumulate, IoU 0.5, {len(timings)} runs): median "
               f"{median:.3f} s, peak RSS {peak:.0f} MiB; bbqa takes {ours / median:.2f}x its "
               "time")
+    small_rss, small_boxes = memory_point(images // 4, bbqa_cli)
+    full_rss = statistics.median(r for _, r in runs)
+    per_box = (full_rss - small_rss) * 2**20 / max(golden_boxes + batch_boxes - small_boxes, 1)
+    print(f"memory: peak RSS {small_rss:.0f} MiB at {small_boxes} boxes (golden + batch, "
+          f"{images // 4} images), {full_rss:.0f} MiB at {golden_boxes + batch_boxes}: "
+          f"{per_box:.0f} bytes per box between the two")
     for name, seconds in stages(data).items():
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
     if os.environ.get("BENCH_LOADERS", "1") != "0":
