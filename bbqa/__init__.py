@@ -13,12 +13,30 @@ The library is usable without the command line:
 
 from __future__ import annotations
 
-from bbqa.audit import AuditOptions, AuditResult, audit
+from typing import TYPE_CHECKING, Any
+
 from bbqa.dataset import Boxes, Dataset, Images
 from bbqa.errors import BbqaError, InputError, UsageError
 from bbqa.io import Format, load
 
+if TYPE_CHECKING:
+    from bbqa.auditing import AuditOptions, AuditResult, audit
+
 __version__ = "0.1.0"
+
+# The audit pipeline imports every metric module: loaded on first use, so that a script that
+# only loads files starts faster.
+_LAZY = frozenset({"AuditOptions", "AuditResult", "audit"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from bbqa import auditing
+
+        value = getattr(auditing, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'bbqa' has no attribute {name!r}")
 
 __all__ = [
     "AuditOptions",

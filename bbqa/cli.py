@@ -20,7 +20,7 @@ from rich.console import Console
 
 from bbqa import __version__
 from bbqa.align import ImageKey
-from bbqa.audit import AuditOptions
+from bbqa.auditing import AuditOptions
 from bbqa.dataset import Dataset
 from bbqa.errors import BbqaError, InputError, UsageError
 from bbqa.gate import Decision, GateResult
@@ -288,7 +288,7 @@ class AuditRequest:
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
-    from bbqa.audit import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
+    from bbqa.auditing import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
     from bbqa.inputs import describe_inputs
     from bbqa.policy import load_policy
     from bbqa.progress import Stages

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.audit import AuditResult
+from bbqa.auditing import AuditResult
 from bbqa.dataset import Level
 from bbqa.match import Outcome
 from bbqa.metrics.breakdowns import ALL_CLASSES

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bbqa.audit import AuditResult
+from bbqa.auditing import AuditResult
 from bbqa.dataset import Boxes
 from bbqa.match import Outcome
 from bbqa.metrics.classes import COUNT_COLUMNS, IOU_COLUMNS

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from bbqa import auditing
 from bbqa.cli import app
 from bbqa.tables import BOXES_SCHEMA, CLASSES_SCHEMA
 from tests.conftest import ROOT
@@ -248,8 +249,7 @@ def test_internal_errors_are_one_line_with_exit_3(tmp_path: Path,
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    # ``bbqa.audit`` is the function; the module is reached through sys.modules.
-    monkeypatch.setattr(sys.modules["bbqa.audit"], "match", explode)
+    monkeypatch.setattr(auditing, "match", explode)
     code, _, stderr = run("audit", str(DEMO / "batch.json"), "--golden",
                           str(DEMO / "golden.json"))
     assert code == 3
@@ -260,6 +260,15 @@ def test_python_dash_m_runs_the_cli() -> None:
     done = subprocess.run([sys.executable, "-m", "bbqa", "--version"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0 and done.stdout.startswith("bbqa ")
+
+
+def test_loading_alone_does_not_import_the_audit_pipeline() -> None:
+    code = ("import sys, bbqa; before = 'bbqa.auditing' in sys.modules; "
+            "import bbqa.auditing; print(before, callable(bbqa.audit), bbqa.audit.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    # Imported on first use; bbqa.audit stays the function, not the module's name.
+    assert done.stdout.split() == ["False", "True", "audit"]
 
 
 def test_inputs_are_only_read(tmp_path: Path) -> None:
@@ -288,7 +297,7 @@ def test_parallel_load_gives_the_same_audit(tmp_path: Path,
     parallel = tmp_path / "parallel"
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "-q"]
     assert run(*args, "--out", str(serial))[0] == 0
-    monkeypatch.setattr(sys.modules["bbqa.audit"], "PARALLEL_LOAD_BYTES", 0)
+    monkeypatch.setattr(auditing, "PARALLEL_LOAD_BYTES", 0)
     assert run(*args, "--out", str(parallel))[0] == 0
     for name in ("boxes.parquet", "classes.parquet", "annotators.parquet"):
         assert (serial / name).read_bytes() == (parallel / name).read_bytes()
@@ -305,7 +314,7 @@ def test_parallel_load_spawns_when_another_thread_runs(monkeypatch: pytest.Monke
 
     from bbqa import io
 
-    module = sys.modules["bbqa.audit"]
+    module = auditing
     monkeypatch.setattr(module, "PARALLEL_LOAD_BYTES", 0)
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)

@@ -8,7 +8,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from bbqa import memory
+from bbqa import auditing, memory
 from bbqa.cli import app
 from tests.conftest import ROOT
 
@@ -31,7 +31,7 @@ def test_cli_tunes_only_above_the_big_input_size(threshold: int, tuned: bool,
         calls.append(True)
         return True
 
-    monkeypatch.setattr(sys.modules["bbqa.audit"], "PARALLEL_LOAD_BYTES", threshold)
+    monkeypatch.setattr(auditing, "PARALLEL_LOAD_BYTES", threshold)
     monkeypatch.setattr(memory, "tune_allocator", record)
     result = CliRunner().invoke(app, ARGS)
     assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ import pytest
 from scipy import special, stats
 
 import bbqa
-from bbqa.audit import AuditResult
+from bbqa.auditing import AuditResult
 from bbqa.metrics.attributes import cohens_kappa
 from bbqa.metrics.stats import (
     holm_adjust,

@@ -18,7 +18,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from bbqa.audit import AuditResult
+from bbqa.auditing import AuditResult
 from bbqa.dataset import Level, Problem
 from bbqa.gate import GateResult, Verdict
 from bbqa.metrics.breakdowns import ALL_CLASSES
