@@ -286,6 +286,8 @@ class AuditRequest:
 
 
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
     from bbqa.auditing import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
@@ -315,8 +317,13 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
         batch = rename_categories(batch, mapping)
         if policy is not None:
             options = apply_policy(policy, options, request, golden, batch)
-        result = audit(golden, batch, options, on_stage=stage)
-        result.summary["inputs"] = describe_inputs(request.golden_path, request.batch_paths)
+        # Fingerprinting reads every input again (half a second at a million boxes); hashlib
+        # releases the GIL, so it runs on the other core while the audit computes.
+        with ThreadPoolExecutor(max_workers=1) as fingerprinting:
+            fingerprints = fingerprinting.submit(describe_inputs, request.golden_path,
+                                                 request.batch_paths)
+            result = audit(golden, batch, options, on_stage=stage)
+            result.summary["inputs"] = fingerprints.result()
         gate = None
         if policy is not None:
             from bbqa.gate import evaluate
