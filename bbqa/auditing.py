@@ -76,6 +76,18 @@ class AuditOptions:
 
 
 @dataclass(frozen=True)
+class Matched:
+    """An audit part-way: every row matched and described (outcome, class, annotator, size,
+    edges, flags), the summaries not yet computed. Enough for ``boxes.parquet``."""
+
+    golden: Dataset
+    batch: Dataset
+    alignment: Alignment
+    matches: Matches
+    rows: RowContext
+
+
+@dataclass(frozen=True)
 class AuditResult:
     """Everything an audit measured; renderers read it, none of them computes anything."""
 
@@ -117,8 +129,13 @@ def audit(
     batch: Dataset,
     options: AuditOptions | None = None,
     on_stage: Stage | None = None,
+    on_matched: Callable[[Matched], None] | None = None,
 ) -> AuditResult:
     """Audit ``batch`` against ``golden``: per-box outcomes, per-class table and a summary.
+
+    ``on_stage`` hears each stage's name as it starts; ``on_matched`` gets the per-row results
+    as soon as they exist, so that a caller can start writing them while the summaries are
+    computed.
 
     Raises :class:`GoldenInvalidError` for a structurally invalid golden set and
     :class:`~bbqa.errors.NothingToCompareError` when no image is shared (unless
@@ -145,6 +162,8 @@ def audit(
     stage("row context")
     rows = row_context(golden, batch, alignment, matches, tolerance=tolerances,
                        density_bounds=options.density_bounds)
+    if on_matched is not None:
+        on_matched(Matched(golden, batch, alignment, matches, rows))
     stage("breakdowns and confusion")
     breakdown_table = breakdowns(matches, rows, names)
     confusion_table = confusion(matches, rows, names)

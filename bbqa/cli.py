@@ -287,6 +287,7 @@ class AuditRequest:
 
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
     from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
 
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
@@ -317,27 +318,35 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
         batch = rename_categories(batch, mapping)
         if policy is not None:
             options = apply_policy(policy, options, request, golden, batch)
-        # Fingerprinting reads every input again (half a second at a million boxes); hashlib
-        # releases the GIL, so it runs on the other core while the audit computes.
-        with ThreadPoolExecutor(max_workers=1) as fingerprinting:
+        with ExitStack() as stack:
+            outputs = None
+            if request.out is not None:
+                from bbqa.report.files import StagedOutputs, start_audit_files, start_boxes
+
+                outputs = stack.enter_context(StagedOutputs(request.out))
+            # Fingerprinting reads every input again (half a second at a million boxes);
+            # hashlib releases the GIL, so it runs on the other core while the audit computes.
+            fingerprinting = stack.enter_context(ThreadPoolExecutor(max_workers=1))
             fingerprints = fingerprinting.submit(describe_inputs, request.golden_path,
                                                  request.batch_paths)
-            result = audit(golden, batch, options, on_stage=stage)
+            # boxes.parquet, the biggest file, is written while the summaries are computed.
+            result = audit(golden, batch, options, on_stage=stage,
+                           on_matched=partial(start_boxes, outputs) if outputs is not None
+                           else None)
             result.summary["inputs"] = fingerprints.result()
-        gate = None
-        if policy is not None:
-            from bbqa.gate import evaluate
+            gate = None
+            if policy is not None:
+                from bbqa.gate import evaluate
 
-            stage("gate")
-            gate = evaluate(result, policy, confidence=request.confidence,
-                            decision=request.decision,
-                            fail_on_warning=request.fail_on_warning)
-            result.summary["gate"] = gate.to_json()
-        if request.out is not None:
-            stage("writing")
-            from bbqa.report.files import write_audit
-
-            write_audit(result, request.out)
+                stage("gate")
+                gate = evaluate(result, policy, confidence=request.confidence,
+                                decision=request.decision,
+                                fail_on_warning=request.fail_on_warning)
+                result.summary["gate"] = gate.to_json()
+            if outputs is not None:
+                stage("writing")
+                start_audit_files(outputs, result)
+                outputs.commit()
     emit_reports(request.reports, result.summary, gate)
     if not request.quiet:
         from bbqa.report.terminal import render, render_gate

@@ -14,7 +14,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bbqa.auditing import AuditResult
+from bbqa.auditing import AuditResult, Matched
 from bbqa.dataset import Boxes
 from bbqa.match import Outcome
 from bbqa.metrics.classes import COUNT_COLUMNS, IOU_COLUMNS
@@ -89,7 +89,7 @@ def _gather_ids(boxes: Boxes, index: npt.NDArray[np.int64]) -> pa.Array:
     return pa.array(taken, mask=~present).cast(pa.string())
 
 
-def boxes_table(result: AuditResult) -> pa.Table:
+def boxes_table(result: Matched | AuditResult) -> pa.Table:
     """One row per outcome (see README, "boxes.parquet")."""
     m, golden, batch, alignment = result.matches, result.golden, result.batch, result.alignment
     rows = result.rows

@@ -12,14 +12,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from bbqa.errors import BbqaError
@@ -34,36 +36,77 @@ class OutputError(BbqaError):
     """An output file could not be written (I/O)."""
 
 
+class StagedOutputs:
+    """Files written in the background to temporary names in one folder, renamed into place
+    together by :meth:`commit`; when the ``with`` block fails instead, every one is removed.
+
+    A writer may start long before the others are known (the audit starts ``boxes.parquet`` as
+    soon as its rows exist); two write at a time, since Parquet encoding releases the GIL.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._staged: list[tuple[Path, Path, Future[Any]]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._created_folder = False
+
+    def __enter__(self) -> StagedOutputs:
+        return self
+
+    def start(self, name: str, writer: Writer) -> None:
+        """Begin writing ``name`` with ``writer``, which receives the temporary path."""
+        if self._pool is None:
+            try:
+                self._created_folder = not self.folder.exists()
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create output folder {self.folder}: "
+                                  f"{exc.strerror or exc}") from exc
+            self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+        try:
+            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
+                                                 dir=self.folder)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.folder}: {exc.strerror or exc}") from exc
+        os.close(handle)
+        temp = Path(temp_name)
+        self._staged.append((temp, self.folder / name, self._pool.submit(writer, temp)))
+
+    def commit(self) -> list[Path]:
+        """Wait for every writer, then rename all files into place; their final paths."""
+        # mkstemp creates private files; outputs get the permissions any new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        try:
+            for _, _, future in self._staged:
+                future.result()
+            for temp, final, _ in self._staged:
+                os.chmod(temp, 0o666 & ~umask)
+                os.replace(temp, final)
+        except OSError as exc:
+            raise OutputError(f"cannot write to {self.folder}: {exc.strerror or exc}") from exc
+        finals = [final for _, final, _ in self._staged]
+        self._staged = []
+        return finals
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for temp, _, _ in self._staged:
+            temp.unlink(missing_ok=True)
+        if self._staged and self._created_folder:
+            with contextlib.suppress(OSError):  # only if nothing else is in it
+                self.folder.rmdir()
+        self._staged = []
+
+
 def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
     """Run each writer on a temporary path in ``folder``, then rename all into place."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {folder}: {exc.strerror or exc}") from exc
-    staged: list[tuple[Path, Path]] = []
-    # mkstemp creates private files; outputs get the permissions any new file would get.
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        for name in writers:
-            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            os.close(handle)
-            staged.append((Path(temp_name), folder / name))
-        # Parquet encoding releases the GIL: two files are written at a time on two cores.
-        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-            done = [pool.submit(writer, temp) for writer, (temp, _) in
-                    zip(writers.values(), staged, strict=True)]
-            for future in done:
-                future.result()
-        for temp, final in staged:
-            os.chmod(temp, 0o666 & ~umask)
-            os.replace(temp, final)
-    except OSError as exc:
-        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from exc
-    finally:
-        for temp, _ in staged:
-            temp.unlink(missing_ok=True)
-    return [final for _, final in staged]
+    with StagedOutputs(folder) as outputs:
+        for name, writer in writers.items():
+            outputs.start(name, writer)
+        return outputs.commit()
 
 
 def summary_json(summary: Mapping[str, Any]) -> str:
@@ -85,20 +128,41 @@ def _once(build: Callable[[], Any]) -> Callable[[], Any]:
     return get
 
 
-def write_audit(result: Any, folder: Path) -> list[Path]:
-    """Write every table of an audit as Parquet, the corrections as CSV too, and the summary.
-
-    Each table is built inside its writer's task, so that the biggest file (``boxes``) starts
-    encoding at once while the other thread builds and writes the rest.
-    """
+def _write_parquet(build: Callable[[], Any], path: Path) -> None:
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
+
+    table = build()
+    # Dictionary pages pay off for repeated values (classes, outcomes, image names), not for
+    # ids, box texts and measurements, which are nearly all distinct: encoding those as
+    # dictionaries first costs a quarter of the biggest file's time.
+    repeated = [field.name for field in table.schema if field.name not in MOSTLY_DISTINCT
+                and not pa.types.is_floating(field.type)]
+    pq.write_table(table, path, use_dictionary=repeated)
+
+
+def start_boxes(outputs: StagedOutputs, matched: Any) -> None:
+    """Start ``boxes.parquet``: it needs only the matches and the per-row context (``matched``
+    is an :class:`~bbqa.auditing.AuditResult` or the audit's early view of one)."""
+    from bbqa import tables
+
+    outputs.start("boxes.parquet", partial(_write_parquet, partial(tables.boxes_table, matched)))
+
+
+def start_audit_files(outputs: StagedOutputs, result: Any) -> None:
+    """Start every output file of a finished audit but ``boxes.parquet``.
+
+    Each table is built inside its writer's task, so building and encoding overlap on the two
+    threads; the corrections table is built once for its Parquet and CSV files.
+    """
+    import pyarrow.csv as pacsv
 
     from bbqa import tables
 
-    builders: dict[str, Callable[[Any], Any]] = {
-        "boxes": tables.boxes_table,
+    corrections = _once(partial(tables.corrections_table, result))
+    outputs.start("corrections.parquet", partial(_write_parquet, corrections))
+    outputs.start("corrections.csv", lambda p: pacsv.write_csv(corrections(), p))
+    for name, build in {
         "classes": tables.classes_table,
         "breakdowns": tables.breakdowns_table,
         "confusion": tables.confusion_table,
@@ -107,27 +171,15 @@ def write_audit(result: Any, folder: Path) -> list[Path]:
         "attributes": tables.attributes_table,
         "hygiene": tables.hygiene_table,
         "images": tables.images_table,
-        "corrections": tables.corrections_table,
-    }
-    built = {name: _once(partial(build, result)) for name, build in builders.items()}
-
-    def parquet(name: str, path: Path) -> None:
-        table = built[name]()
-        # Dictionary pages pay off for repeated values (classes, outcomes, image names), not
-        # for ids, box texts and measurements, which are nearly all distinct: encoding those
-        # as dictionaries first costs a quarter of the biggest file's time.
-        repeated = [field.name for field in table.schema if field.name not in MOSTLY_DISTINCT
-                    and not pa.types.is_floating(field.type)]
-        pq.write_table(table, path, use_dictionary=repeated)
-
-    # The two big tables first, one per thread; the small ones fill in behind them.
-    writers: dict[str, Writer] = {
-        "boxes.parquet": partial(parquet, "boxes"),
-        "corrections.parquet": partial(parquet, "corrections"),
-        "corrections.csv": lambda p: pacsv.write_csv(built["corrections"](), p),
-    }
-    writers.update({f"{name}.parquet": partial(parquet, name) for name in builders
-                    if f"{name}.parquet" not in writers})
+    }.items():
+        outputs.start(f"{name}.parquet", partial(_write_parquet, partial(build, result)))
     text = summary_json(result.summary)
-    writers["summary.json"] = lambda p: p.write_text(text, encoding="utf-8")
-    return write_atomically(folder, writers)
+    outputs.start("summary.json", lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_audit(result: Any, folder: Path) -> list[Path]:
+    """Write every table of an audit as Parquet, the corrections as CSV too, and the summary."""
+    with StagedOutputs(folder) as outputs:
+        start_boxes(outputs, result)
+        start_audit_files(outputs, result)
+        return outputs.commit()

@@ -1,0 +1,78 @@
+"""Output files: all written or none, also when the biggest starts before the audit ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import bbqa
+from bbqa import auditing, tables
+from bbqa.cli import app
+from bbqa.report.files import StagedOutputs, write_atomically
+from tests.conftest import ROOT
+
+DEMO = ROOT / "fixtures" / "demo"
+AUDIT = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "--quiet"]
+
+
+def test_committed_files_appear_together(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "out"
+    paths = write_atomically(out, {"a.txt": lambda p: p.write_text("a"),
+                                   "b.txt": lambda p: p.write_text("b")})
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]
+    assert [p.read_text() for p in paths] == ["a", "b"]
+
+
+def fail_after_starting(folder: Path) -> None:
+    with StagedOutputs(folder) as outputs:
+        outputs.start("big.parquet", lambda p: p.write_bytes(b"x" * 1000))
+        raise RuntimeError("the audit failed after the first file started")
+
+
+def test_a_failure_after_a_writer_started_leaves_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        fail_after_starting(out)
+    assert not out.exists(), "the folder this run created is removed again"
+
+
+def test_a_failure_keeps_an_existing_folder_and_its_files(tmp_path: Path) -> None:
+    (tmp_path / "earlier.txt").write_text("keep me")
+    with pytest.raises(RuntimeError):
+        fail_after_starting(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["earlier.txt"]
+
+
+def test_a_failing_writer_fails_the_commit_and_leaves_nothing(tmp_path: Path) -> None:
+    def broken(path: Path) -> None:
+        path.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    out = tmp_path / "out"
+    with pytest.raises(bbqa.BbqaError, match="No space left"):
+        write_atomically(out, {"ok.txt": lambda p: p.write_text("ok"), "bad.txt": broken})
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_cli_audit_that_fails_mid_way_writes_no_file(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    # Hygiene runs after boxes.parquet has started writing.
+    monkeypatch.setattr(auditing, "hygiene", explode)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, [*AUDIT, "--out", str(out)])
+    assert result.exit_code == 3
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_early_boxes_file_equals_the_finished_audits_table(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, [*AUDIT, "--out", str(out)]).exit_code == 0
+    expected = tables.boxes_table(bbqa.audit(bbqa.load(DEMO / "golden.json"),
+                                             bbqa.load(DEMO / "batch.json")))
+    assert pq.read_table(out / "boxes.parquet").equals(expected)
