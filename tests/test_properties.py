@@ -188,3 +188,14 @@ def test_round_trip_coco_yolo_voc_coco(tmp_path_factory: object, ds: Dataset) ->
     for e, g in zip(expected, got, strict=True):
         assert all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(e[2:], g[2:],
                                                                                   strict=True))
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="ab./\\:_ ", max_size=12))
+def test_voc_file_key_is_the_name_without_any_folder(file_name: str) -> None:
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    from bbqa.io.voc import _file_key
+
+    # The fast string split agrees with pathlib, which the loader used before.
+    assert _file_key(file_name) == PureWindowsPath(PurePosixPath(file_name).name).name

@@ -40,6 +40,13 @@ def _size(value: object, what: str, path: Path, line: int | None) -> float:
     return number
 
 
+def _file_name(text: str) -> str:
+    """The last component of a POSIX path (what ``PurePosixPath(text).name`` gives)."""
+    name = text.rsplit("/", 1)[-1]
+    # Rare shapes ("dir/", ".", "..") take the exact, slower way.
+    return name if name not in ("", ".", "..") else PurePosixPath(text).name
+
+
 def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
     """Read ``file -> (width, height)``, keyed by the file name without its folder."""
     try:
@@ -59,7 +66,7 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
             if not isinstance(record, dict) or not {"file", "width", "height"} <= record.keys():
                 raise InputError('expected a record with "file", "width" and "height"',
                                  path=path, pointer=f"record {number}")
-            key = normalize_key(PurePosixPath(str(record["file"])).name)
+            key = normalize_key(_file_name(str(record["file"])))
             sizes[key] = (_size(record["width"], "width", path, None),
                           _size(record["height"], "height", path, None))
         return sizes
@@ -74,7 +81,7 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
         if len(row) < 3:
             raise InputError(f"expected 3 columns (file,width,height), got {len(row)}",
                              path=path, line=number)
-        key = normalize_key(PurePosixPath(row[0].strip()).name)
+        key = normalize_key(_file_name(row[0].strip()))
         sizes[key] = (_size(row[1], "width", path, number), _size(row[2], "height", path, number))
     return sizes
 

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -73,6 +74,25 @@ def _flag(text: str | None) -> str | None:
     return value
 
 
+def _file_key(file_name: str) -> str:
+    """The file name without any POSIX or Windows folder (or drive)."""
+    posix_name = file_name.rsplit("/", 1)[-1]
+    name = posix_name.rsplit("\\", 1)[-1]
+    # Drives, UNC shares and odd shapes take the exact, slower way.
+    if ":" in posix_name or posix_name.startswith("\\\\") or name in ("", ".", ".."):
+        return PureWindowsPath(PurePosixPath(file_name).name).name
+    return name
+
+
+def _flags(raw: list[str | None], default: str | None) -> list[str | None]:
+    """Each raw flag text as ``true``/``false`` (or itself); ``default`` where absent.
+
+    VOC's difficult and truncated default to 0 when missing; occluded has no default.
+    """
+    meaning = {text: _flag(text) or default for text in set(raw)}
+    return [meaning[text] for text in raw]
+
+
 def _number(element: Any, tag: str) -> float | None:
     child = element.find(tag)
     if child is None or child.text is None:
@@ -104,7 +124,8 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
     from defusedxml.common import DefusedXmlException
 
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read()
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     try:
@@ -120,7 +141,7 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
                          line=1)
     problems: list[Problem] = []
     file_name = (root.findtext("filename") or "").strip()
-    key = PureWindowsPath(PurePosixPath(file_name).name).name if file_name else path.stem
+    key = _file_key(file_name) if file_name else path.stem
     width = _number(root, "size/width")
     height = _number(root, "size/height")
     if not (width and height and 0 < width < math.inf and 0 < height < math.inf):
@@ -134,9 +155,9 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
         name = (obj.findtext("name") or "").strip()
         box = obj.find("bndbox")
         try:
-            coords = [float(box.findtext(t).strip())
-                      for t in ("xmin", "ymin", "xmax", "ymax")]
-        except (AttributeError, ValueError):
+            # float() ignores surrounding whitespace itself.
+            coords = [float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax")]
+        except (AttributeError, TypeError, ValueError):
             coords = []
         if not name or not coords:
             why = ("object has no <name>" if not name else
@@ -144,10 +165,9 @@ def _parse(path: Path, images_by_stem: dict[str, Path]) -> tuple[dict[str, Any],
             problems.append(Problem(Level.ERROR, "bad_object", f"{why}; left out",
                                     object_location(path, index)))
             continue
-        # VOC's difficult and truncated default to 0 when missing; occluded has no default.
-        objects.append((name, coords, index, _flag(obj.findtext("difficult")) or "false",
-                        _flag(obj.findtext("truncated")) or "false",
-                        _flag(obj.findtext("occluded"))))
+        # Raw flag texts: read as flags once per distinct text, in load().
+        objects.append((name, coords, index, obj.findtext("difficult"),
+                        obj.findtext("truncated"), obj.findtext("occluded")))
     return {"key": key, "width": width, "height": height, "objects": objects}, problems
 
 
@@ -156,8 +176,11 @@ def xml_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     folder = path / "Annotations" if (path / "Annotations").is_dir() else path
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() == ".xml" and p.is_file()),
-                  key=lambda p: p.name)
+    # scandir knows each entry's type from the directory listing: no stat per file.
+    with os.scandir(folder) as entries:
+        files = [Path(e.path) for e in entries
+                 if os.path.splitext(e.name)[1].lower() == ".xml" and e.is_file()]
+    return sorted(files, key=lambda p: p.name)
 
 
 @paused()
@@ -223,9 +246,11 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
                                       lambda i: object_location(*box_place[i]))
     problems += repoint(geo, keep)
     kept_rows = np.flatnonzero(keep).tolist()
+    read = {flag: _flags(values, None if flag == "occluded" else "false")
+            for flag, values in flags.items()}
     attributes = {
         flag: encode_attribute([values[i] for i in kept_rows])
-        for flag, values in flags.items() if any(v is not None for v in values)
+        for flag, values in read.items() if any(v is not None for v in values)
     }
     sources_array = np.asarray(box_sources, dtype=np.str_)
     boxes = Boxes.build(

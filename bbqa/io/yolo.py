@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +56,10 @@ def _is_label(path: Path) -> bool:
 
 
 def _label_files(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.iterdir() if p.is_file() and _is_label(p)),
-                  key=lambda p: p.name)
+    # scandir knows each entry's type from the directory listing: no stat per file.
+    with os.scandir(folder) as entries:
+        files = [Path(e.path) for e in entries if e.is_file()]
+    return sorted((p for p in files if _is_label(p)), key=lambda p: p.name)
 
 
 def find_labels_folder(path: Path) -> Path:
@@ -128,7 +131,8 @@ def read_names(path: Path) -> list[str]:
 def _parse_file(path: Path, n_classes: int, problems: list[Problem]) -> list[list[float]]:
     """Rows of one label file as [line, class, cx, cy, w, h, score]; bad rows become problems."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(Level.ERROR, "unreadable", f"cannot read label file: {exc}",
                                 str(path)))
