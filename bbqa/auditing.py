@@ -364,6 +364,20 @@ def _in_worker(loader: Callable[[], Dataset]) -> Dataset:
     return loader()
 
 
+def _parse_without_the_gil(paths: Sequence[str | Path]) -> bool:
+    """Whether every input is a COCO file big enough for the Arrow reader, which parses with
+    the GIL released: two threads then load in parallel, with nothing to copy between
+    processes."""
+    from bbqa.io.coco import ARROW_MIN_BYTES
+
+    try:
+        return bool(paths) and all(
+            Path(p).suffix.lower() == ".json" and Path(p).is_file()
+            and Path(p).stat().st_size >= ARROW_MIN_BYTES for p in paths)
+    except OSError:
+        return False
+
+
 def load_pair(
     golden_loader: Callable[[], Dataset], batch_loaders: Sequence[Callable[[], Dataset]],
     paths: Sequence[str | Path] = (),
@@ -371,23 +385,32 @@ def load_pair(
     """Load the golden set and the batch, marking input errors with the side they came from.
 
     When ``paths`` (every input) add up to more than :data:`PARALLEL_LOAD_BYTES` and the
-    machine has a second core, the golden set loads in a worker process while this one loads
-    the batch.
+    machine has a second core, the golden set loads beside the batch: in a thread when both are
+    big COCO files (their parse releases the GIL), else in a worker process.
     """
+    from concurrent.futures import Executor, Future
+
     from bbqa.dataset import merge
 
-    future = None
+    future: Future[Dataset] | None = None
+    pool: Executor | None = None
     if (os.cpu_count() or 1) > 1 and input_bytes(paths) > PARALLEL_LOAD_BYTES:
-        import multiprocessing
-        import threading
-        from concurrent.futures import ProcessPoolExecutor
+        if _parse_without_the_gil(paths):
+            from concurrent.futures import ThreadPoolExecutor
 
-        # fork is fastest, but not while another thread runs (the progress spinner on a
-        # terminal): the child could inherit one of its locks held. spawn then, at the cost
-        # of the child's imports.
-        method = "fork" if threading.active_count() == 1 else "spawn"
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
-        future = pool.submit(_in_worker, golden_loader)
+            pool = ThreadPoolExecutor(1)
+            future = pool.submit(golden_loader)
+        else:
+            import multiprocessing
+            import threading
+            from concurrent.futures import ProcessPoolExecutor
+
+            # fork is fastest, but not while another thread runs (the progress spinner on a
+            # terminal): the child could inherit one of its locks held. spawn then, at the
+            # cost of the child's imports.
+            method = "fork" if threading.active_count() == 1 else "spawn"
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
+            future = pool.submit(_in_worker, golden_loader)
     try:
         batches = []
         for loader in batch_loaders:
@@ -400,6 +423,6 @@ def load_pair(
         except InputError as exc:
             raise exc.with_role("golden") from exc
     finally:
-        if future is not None:
+        if pool is not None:
             pool.shutdown(cancel_futures=True)
     return golden, merge(batches)

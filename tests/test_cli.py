@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent import futures
 from collections import Counter
 from pathlib import Path
 
@@ -290,15 +291,28 @@ def test_inputs_are_only_read(tmp_path: Path) -> None:
     assert [digest(golden), digest(batch)] == before
 
 
-def test_parallel_load_gives_the_same_audit(tmp_path: Path,
+@pytest.mark.parametrize("beside", ["process", "thread"])
+def test_parallel_load_gives_the_same_audit(beside: str, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Big inputs load the golden set in a worker process; results and errors are the same."""
+    """Big inputs load the golden set beside the batch (a worker process, or a thread when
+    both are COCO files for the Arrow reader); results and errors are the same."""
+    from bbqa.io import coco
+
     serial = tmp_path / "serial"
     parallel = tmp_path / "parallel"
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "-q"]
     assert run(*args, "--out", str(serial))[0] == 0
     monkeypatch.setattr(auditing, "PARALLEL_LOAD_BYTES", 0)
+    if beside == "thread":
+        monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 0)
+    created: list[str] = []
+    for kind in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
+        original = getattr(futures, kind)
+        monkeypatch.setattr(futures, kind, lambda *a, _k=kind, _o=original, **kw: (
+            created.append(_k), _o(*a, **kw))[1])
     assert run(*args, "--out", str(parallel))[0] == 0
+    expected = "ThreadPoolExecutor" if beside == "thread" else "ProcessPoolExecutor"
+    assert created[0] == expected, created
     for name in ("boxes.parquet", "classes.parquet", "annotators.parquet"):
         assert (serial / name).read_bytes() == (parallel / name).read_bytes()
     broken = tmp_path / "broken.json"
