@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from concurrent import futures
 from collections import Counter
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -306,10 +307,18 @@ def test_parallel_load_gives_the_same_audit(beside: str, tmp_path: Path,
     if beside == "thread":
         monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 0)
     created: list[str] = []
-    for kind in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
+
+    def recording(kind: str) -> Any:
         original = getattr(futures, kind)
-        monkeypatch.setattr(futures, kind, lambda *a, _k=kind, _o=original, **kw: (
-            created.append(_k), _o(*a, **kw))[1])
+
+        def make(*args: Any, **kwargs: Any) -> Any:
+            created.append(kind)
+            return original(*args, **kwargs)
+
+        return make
+
+    for kind in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
+        monkeypatch.setattr(futures, kind, recording(kind))
     assert run(*args, "--out", str(parallel))[0] == 0
     expected = "ThreadPoolExecutor" if beside == "thread" else "ProcessPoolExecutor"
     assert created[0] == expected, created
