@@ -83,7 +83,8 @@ def _as_ids(values: Any) -> IdArray:
 
 def normalize_key(key: str) -> str:
     """Unicode-NFC form of an image key, so that composed and decomposed names compare equal."""
-    return unicodedata.normalize("NFC", key)
+    # ASCII text is NFC already: the common case skips the normalizer.
+    return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ class Boxes:
         )
 
 
-_BOX_COLUMNS = ("category", "x1", "y1", "x2", "y2", "source_id", "annotator", "crowd", "valid",
+_BOX_COLUMNS = ("category", "x1", "y1", "x2", "y2", "ids", "annotator", "crowd", "valid",
                 "score")
 
 

@@ -63,7 +63,7 @@ def consensus(dataset: Dataset, pictures: Sequence[Picture], *, iou: float = 0.5
                 "category_id": category + 1,
                 "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
                 "iscrowd": 0, "support": len(members), "quorum": needed,
-                "source_ids": [str(b.source_id[i]) for i in index.tolist()],
+                "source_ids": [str(b.ids[i]) for i in index.tolist()],
                 "source_annotators": [picture.annotators[a] for a, _ in members],
                 **({"attributes": attributes} if attributes else {}),
             })

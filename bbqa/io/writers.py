@@ -69,7 +69,7 @@ def coco_document(dataset: Dataset) -> dict[str, Any]:
         annotation: dict[str, Any] = {
             "id": k + 1, "image_id": int(b.image[k]) + 1, "category_id": int(b.category[k]) + 1,
             "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-            "iscrowd": int(b.crowd[k]), "source_id": str(b.source_id[k]),
+            "iscrowd": int(b.crowd[k]), "source_id": str(b.ids[k]),
         }
         if b.annotator[k] >= 0:
             annotation["annotator"] = annotators[b.annotator[k]]

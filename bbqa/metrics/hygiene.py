@@ -70,21 +70,21 @@ def hygiene(dataset: Dataset, role: str, *, duplicate_iou: float = 0.9,
     found: list[HygieneFinding] = []
     first, second, iou = duplicate_pairs(dataset, duplicate_iou)
     for i, j, v in zip(first.tolist(), second.tolist(), iou.tolist(), strict=True):
-        found.append(HygieneFinding(role, "duplicate", str(b.source_id[i]),
-                                    str(b.source_id[j]), str(keys[b.image[i]]),
+        found.append(HygieneFinding(role, "duplicate", str(b.ids[i]),
+                                    str(b.ids[j]), str(keys[b.image[i]]),
                                     f"same class and annotator, IoU {v:.3f}"))
     for problem in dataset.problems:
         check = _PROBLEM_CHECKS.get(problem.code)
         if check is None:
             continue
-        box_id = str(b.source_id[problem.box]) if problem.box is not None else problem.location
+        box_id = str(b.ids[problem.box]) if problem.box is not None else problem.location
         image = str(keys[b.image[problem.box]]) if problem.box is not None else ""
         found.append(HygieneFinding(role, check, box_id, None, image, problem.message,
                                     problem.count))
     small = np.flatnonzero(b.valid & ~b.crowd
                            & (np.minimum(b.x2 - b.x1, b.y2 - b.y1) < min_size))
     for i in small.tolist():
-        found.append(HygieneFinding(role, "too_small", str(b.source_id[i]), None,
+        found.append(HygieneFinding(role, "too_small", str(b.ids[i]), None,
                                     str(keys[b.image[i]]),
                                     f"{b.x2[i] - b.x1[i]:.1f} x {b.y2[i] - b.y1[i]:.1f} px, "
                                     f"under {min_size:g} px"))
