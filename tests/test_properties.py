@@ -199,3 +199,13 @@ def test_voc_file_key_is_the_name_without_any_folder(file_name: str) -> None:
 
     # The fast string split agrees with pathlib, which the loader used before.
     assert _file_key(file_name) == PureWindowsPath(PurePosixPath(file_name).name).name
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="ab._ \\", max_size=8))
+def test_yolo_stem_is_pathlibs(name: str) -> None:
+    from pathlib import PurePosixPath
+
+    from bbqa.io.yolo import _stem
+
+    assert _stem(name) == PurePosixPath(name).stem

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
@@ -53,6 +54,14 @@ def _is_label(path: Path) -> bool:
     name = path.name.lower()
     return (path.suffix.lower() == ".txt" and name not in NOT_LABELS
             and not name.startswith("readme") and not name.startswith("."))
+
+
+def _stem(name: str) -> str:
+    """A file name without its last suffix, as ``PurePath(name).stem`` has it."""
+    if name == ".":  # pathlib reads "." as the empty path
+        return ""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _label_files(folder: Path) -> list[Path]:
@@ -128,15 +137,20 @@ def read_names(path: Path) -> list[str]:
     return names
 
 
-def _parse_file(path: Path, n_classes: int, problems: list[Problem]) -> list[list[float]]:
-    """Rows of one label file as [line, class, cx, cy, w, h, score]; bad rows become problems."""
+def _read_label(path: Path, problems: list[Problem]) -> str | None:
+    """A label file's text, or ``None`` (and a problem) when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8-sig")
+            return handle.read().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(Problem(Level.ERROR, "unreadable", f"cannot read label file: {exc}",
                                 str(path)))
-        return []
+        return None
+
+
+def _parse_text(text: str, path: Path, n_classes: int, problems: list[Problem]
+                ) -> list[list[float]]:
+    """Rows of one label file as [line, class, cx, cy, w, h, score]; bad rows become problems."""
     rows: list[list[float]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
@@ -177,6 +191,62 @@ def _parse_file(path: Path, n_classes: int, problems: list[Problem]) -> list[lis
     return rows
 
 
+
+
+def _parse_all(texts: list[str], n_classes: int
+               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None:
+    """Every file's rows at once, when every row of every file is well formed.
+
+    Returns the rows as [line, class, cx, cy, w, h, score] and the index of the file each row
+    came from; ``None`` when any row needs the line-by-line parse (a wrong column count, a
+    class id that is not a plain number or out of range, a value that is not a number), which
+    then reports each bad row where it is.
+    """
+    lines_of = [text.splitlines() for text in texts]
+    lines = [line for file_lines in lines_of for line in file_lines]
+    counts = np.fromiter(map(len, map(str.split, lines)), np.int64, count=len(lines))
+    present = counts > 0
+    if not present.any():
+        return np.zeros((0, 7)), np.zeros(0, np.int64)
+    widths = set(np.unique(counts[present]).tolist())
+    if len(widths) > 1 or not widths <= {5, 6}:
+        return None
+    columns = widths.pop()
+    tokens = "\n".join(lines).split()
+    classes = "".join(tokens[0::columns])
+    # int() would also take "+1", "1_0" or other scripts' digits: those take the slow path.
+    if not (classes.isascii() and classes.isdigit()):
+        return None
+    try:
+        values = np.array(tokens, dtype=np.float64).reshape(-1, columns)
+    except ValueError:
+        return None
+    if len(values) and not (values[:, 0] < n_classes).all():
+        return None
+    per_file = np.fromiter(map(len, lines_of), np.int64, count=len(lines_of))
+    file_of_line = np.repeat(np.arange(len(texts)), per_file)
+    first_line = np.cumsum(per_file) - per_file
+    line_number = np.arange(len(lines)) - first_line[file_of_line] + 1
+    rows = np.full((len(values), 7), np.nan)
+    rows[:, 0] = line_number[present]
+    rows[:, 1:1 + columns] = values
+    return rows, file_of_line[present]
+
+
+def _rows(texts: list[str], files: list[Path], n_classes: int, problems: list[Problem]
+          ) -> npt.NDArray[np.float64]:
+    """All rows as [image, line, class, cx, cy, w, h, score]: at once when every row is well
+    formed, else file by file, line by line, with a problem for each bad row."""
+    at_once = _parse_all(texts, n_classes)
+    if at_once is not None:
+        rows, image_of_row = at_once
+        return np.column_stack([image_of_row.astype(np.float64), rows]).reshape(-1, 8)
+    parsed: list[list[float]] = []
+    for image, (text, file) in enumerate(zip(texts, files, strict=True)):
+        parsed += [[float(image), *row] for row in _parse_text(text, file, n_classes, problems)]
+    return np.array(parsed, dtype=np.float64).reshape(-1, 8)
+
+
 @paused()
 def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
          images: Path | None = None) -> Dataset:
@@ -188,7 +258,7 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
         raise InputError(f"class name {dup!r} appears twice; expected unique names",
                          path=layout.names)
     manifest = read_manifest(layout.manifest) if layout.manifest else {}
-    manifest_by_stem = {Path(k).stem: k for k in manifest}
+    manifest_by_stem = {_stem(k): k for k in manifest}
     image_files = index_images(layout.images) if layout.images else {}
     label_files = _label_files(layout.labels)
     if not label_files:
@@ -199,12 +269,12 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     widths: list[float] = []
     heights: list[float] = []
     sources: list[str] = []
-    parsed: list[list[float]] = []
-    box_sources: list[str] = []
+    texts: list[str] = []
+    label_paths: list[Path] = []
     step = progress.count(len(label_files), "files")
     for file in label_files:
         step(1)
-        stem = normalize_key(file.stem)
+        stem = normalize_key(_stem(file.name))
         if stem in manifest_by_stem:
             key = manifest_by_stem[stem]
             width, height = manifest[key]
@@ -219,17 +289,17 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
                 f"{', '.join(looked) or 'nothing: give --sizes or --images'}); its boxes are "
                 "left out", str(file)))
             continue
-        rows = _parse_file(file, len(class_names), problems)
-        image = float(len(keys))
-        file_name = str(file)
         keys.append(key)
         widths.append(width)
         heights.append(height)
-        sources.append(file_name)
-        # One list for every file: a single array at the end, no numpy call per image.
-        parsed += [[image, *row] for row in rows]
-        box_sources += [f"{file_name}:{int(row[0])}" for row in rows]
-    table = np.array(parsed, dtype=np.float64).reshape(-1, 8)
+        sources.append(str(file))
+        # An unreadable file is a reviewed image whose boxes are lost: it stays, with none.
+        texts.append(_read_label(file, problems) or "")
+        label_paths.append(file)
+    table = _rows(texts, label_paths, len(class_names), problems)
+    box_sources = [f"{sources[image]}:{line}" for image, line in
+                   zip(table[:, 0].astype(np.int64).tolist(),
+                       table[:, 1].astype(np.int64).tolist(), strict=True)]
     image_index = table[:, 0].astype(np.int32)
     w_img = np.asarray(widths)[image_index] if len(table) else np.zeros(0)
     h_img = np.asarray(heights)[image_index] if len(table) else np.zeros(0)
