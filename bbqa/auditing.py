@@ -384,9 +384,10 @@ def load_pair(
 ) -> tuple[Dataset, Dataset]:
     """Load the golden set and the batch, marking input errors with the side they came from.
 
-    When ``paths`` (every input) add up to more than :data:`PARALLEL_LOAD_BYTES` and the
-    machine has a second core, the golden set loads beside the batch: in a thread when both are
-    big COCO files (their parse releases the GIL), else in a worker process.
+    On a machine with a second core the golden set loads beside the batch: in a thread when
+    every input is a COCO file for the Arrow reader (its parse releases the GIL), else in a
+    worker process when ``paths`` (every input) add up to more than
+    :data:`PARALLEL_LOAD_BYTES`.
     """
     from concurrent.futures import Executor, Future
 
@@ -394,13 +395,14 @@ def load_pair(
 
     future: Future[Dataset] | None = None
     pool: Executor | None = None
-    if (os.cpu_count() or 1) > 1 and input_bytes(paths) > PARALLEL_LOAD_BYTES:
+    if (os.cpu_count() or 1) > 1:
         if _parse_without_the_gil(paths):
             from concurrent.futures import ThreadPoolExecutor
 
+            # A thread costs nothing to start: worth it whatever the size.
             pool = ThreadPoolExecutor(1)
             future = pool.submit(golden_loader)
-        else:
+        elif input_bytes(paths) > PARALLEL_LOAD_BYTES:
             import multiprocessing
             import threading
             from concurrent.futures import ProcessPoolExecutor
