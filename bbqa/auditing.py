@@ -78,7 +78,16 @@ class AuditOptions:
 @dataclass(frozen=True)
 class Matched:
     """An audit part-way: every row matched and described (outcome, class, annotator, size,
-    edges, flags), the summaries not yet computed. Enough for ``boxes.parquet``."""
+    edges, flags), the summaries not yet computed. Enough for ``boxes.parquet``.
+
+    >>> import bbqa
+    >>> seen = []
+    >>> demo = "fixtures/demo/"
+    >>> result = bbqa.audit(bbqa.load(demo + "golden.json"), bbqa.load(demo + "batch.json"),
+    ...                     on_matched=seen.append)
+    >>> len(seen[0].matches) == len(result.matches)
+    True
+    """
 
     golden: Dataset
     batch: Dataset
@@ -346,7 +355,11 @@ PARALLEL_LOAD_BYTES = 40 * 2**20
 
 
 def input_bytes(paths: Sequence[str | Path]) -> int:
-    """The size of the input files (every file of a folder); unreadable ones count 0."""
+    """The size of the input files (every file of a folder); unreadable ones count 0.
+
+    >>> input_bytes(["fixtures/demo/golden.json", "no/such/file"]) > 0
+    True
+    """
     total = 0
     for path in paths:
         p = Path(path)

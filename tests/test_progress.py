@@ -93,3 +93,12 @@ def test_profile_lists_the_work_of_each_stage(tmp_path: Path) -> None:
     # One golden and one batch box per image, same class, same place: 4 pairs in pass 1.
     assert "4 pairs" in lines["match"]
     assert np.isfinite(float(lines["total"].split("│")[2]))
+
+
+def test_coco_files_count_as_they_load() -> None:
+    console, _ = terminal()
+    with Stages(enabled=True, console=console) as stages:
+        stages("loading")
+        load(DEMO / "golden.json")
+        load(DEMO / "batch.json")
+    assert stages.counted["loading"] == (2, 2, "files")

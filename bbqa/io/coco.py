@@ -30,6 +30,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from bbqa import progress
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -113,6 +114,7 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     ``scene_field`` names the image key holding a scene tag; ``annotator_field`` the image and
     annotation key holding the annotator.
     """
+    step = progress.count(1, "files")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -135,7 +137,9 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
             columns = _columns(doc, path, problems)
         else:
             del raw
-        return _build(*columns, path, problems)
+        dataset = _build(*columns, path, problems)
+    step(1)
+    return dataset
 
 
 def _tolerant(raw: bytes, exc: msgspec.DecodeError, path: Path,

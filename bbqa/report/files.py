@@ -42,6 +42,14 @@ class StagedOutputs:
 
     A writer may start long before the others are known (the audit starts ``boxes.parquet`` as
     soon as its rows exist); two write at a time, since Parquet encoding releases the GIL.
+
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "run"
+    >>> with StagedOutputs(out) as outputs:
+    ...     outputs.start("a.txt", lambda p: p.write_text("early"))
+    ...     outputs.start("b.txt", lambda p: p.write_text("late"))
+    ...     [p.name for p in outputs.commit()]
+    ['a.txt', 'b.txt']
     """
 
     def __init__(self, folder: Path) -> None:
