@@ -94,14 +94,17 @@ def _group_ranges(golden_group: IndexArray, batch_group: IndexArray) -> tuple[In
     return low, high
 
 
-def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray
-                     ) -> Iterator[tuple[IndexArray, IndexArray]]:
+def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray, *,
+                     later_only: bool = False) -> Iterator[tuple[IndexArray, IndexArray]]:
     """All (golden position, batch position) pairs sharing a group key, in bounded chunks.
 
     Both group arrays must be sorted. Positions index those arrays. A generator: only one
-    chunk of pairs exists at a time.
+    chunk of pairs exists at a time. ``later_only`` pairs an array with itself: each position
+    only with the later positions of its group, so every unordered pair comes once.
     """
     low, high = _group_ranges(golden_group, batch_group)
+    if later_only:
+        low = np.maximum(low, np.arange(1, len(batch_group) + 1, dtype=np.int64))
     counts = high - low
     total = int(counts.sum())
     if total == 0:

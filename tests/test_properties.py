@@ -209,3 +209,34 @@ def test_yolo_stem_is_pathlibs(name: str) -> None:
     from bbqa.io.yolo import _stem
 
     assert _stem(name) == PurePosixPath(name).stem
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenes(), st.sampled_from([1, 3, 7, 1 << 20]), st.sampled_from([0.0, 0.3, 0.9]))
+def test_duplicate_pairs_equal_a_brute_force_loop(scene: tuple[list[Row], list[Row]],
+                                                  chunk: int, min_iou: float) -> None:
+    import pytest
+
+    from bbqa import match as match_module
+    from bbqa.metrics.hygiene import duplicate_pairs
+
+    rows = scene[0] + [(r[0], r[1], r[2] + 0.5, r[3], r[4] + 0.5, r[5], r[6] + "d")
+                       for r in scene[0][::2]]  # near-copies, so that duplicates exist
+    dataset = _dataset(rows, ["i0", "i1", "i2"], ["a", "b"])
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(match_module, "PAIR_CHUNK", chunk)  # pairs split across many chunks
+        first, second, iou = duplicate_pairs(dataset, min_iou)
+    b = dataset.boxes
+    expected = set()
+    for i in range(len(b)):
+        for j in range(i + 1, len(b)):
+            if (b.image[i], b.category[i], b.annotator[i]) != (b.image[j], b.category[j],
+                                                                b.annotator[j]):
+                continue
+            value = iou_matrix(coords(dataset, np.array([i])), coords(dataset, np.array([j])))
+            if value[0, 0] >= min_iou:
+                expected.add((i, j, round(float(value[0, 0]), 9)))
+    got = {(min(i, j), max(i, j), round(v, 9)) for i, j, v in
+           zip(first.tolist(), second.tolist(), iou.tolist(), strict=True)}
+    assert got == expected
+    assert len(first) == len(expected), "each pair once"

@@ -48,18 +48,23 @@ def duplicate_pairs(dataset: Dataset, min_iou: float) -> tuple[npt.NDArray[np.in
     order = np.argsort(key, kind="stable")
     boxes, groups = usable[order], key[order]
     firsts, seconds, ious = [], [], []
-    for gpos, bpos in _candidate_pairs(groups, groups):
-        keep = gpos < bpos
-        i, j = boxes[gpos[keep]], boxes[bpos[keep]]
+    places = []
+    for later, earlier in _candidate_pairs(groups, groups, later_only=True):
+        i, j = boxes[earlier], boxes[later]
         iou = pair_iou(b.x1[i], b.y1[i], b.x2[i], b.y2[i], b.x1[j], b.y1[j], b.x2[j], b.y2[j])
         hit = iou >= min_iou
         firsts.append(i[hit])
         seconds.append(j[hit])
         ious.append(iou[hit])
+        places.append(np.stack([earlier[hit], later[hit]]))
     if not firsts:
         empty = np.zeros(0, np.int64)
         return empty, empty, np.zeros(0)
-    return np.concatenate(firsts), np.concatenate(seconds), np.concatenate(ious)
+    # Listed by the later box of each pair, then the earlier one: one order whatever the chunks.
+    where = np.concatenate(places, axis=1)
+    order = np.lexsort((where[0], where[1]))
+    return (np.concatenate(firsts)[order], np.concatenate(seconds)[order],
+            np.concatenate(ious)[order])
 
 
 def hygiene(dataset: Dataset, role: str, *, duplicate_iou: float = 0.9,
