@@ -138,3 +138,16 @@ def test_voc2012_yolo_export_loads_the_same_both_ways(tmp_path: Path,
                            sizes=padilla_sizes(root, tmp_path / "sizes.csv"))
     assert len(fast.boxes) == 273
     assert_same(fast, slow)
+
+
+def test_problems_are_listed_in_file_order(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds", {"a": "0 0.5\n", "c": "1 .5 .5 .1 .1", "d": ""})
+    (root / "labels" / "b.txt").write_text("0 .5 .5 .1 .1")  # no size for b.jpg
+    (root / "labels" / "d.txt").write_bytes(b"\xff\xfe0 .5")  # not UTF-8
+    ds = load(root)
+    labels = root / "labels"
+    assert [(p.code, p.location) for p in ds.problems] == [
+        ("bad_row", f"{labels / 'a.txt'}:1"),
+        ("no_image_size", str(labels / "b.txt")),
+        ("unreadable", str(labels / "d.txt")),
+    ]

@@ -233,18 +233,23 @@ def _parse_all(texts: list[str], n_classes: int
     return rows, file_of_line[present]
 
 
-def _rows(texts: list[str], files: list[Path], n_classes: int, problems: list[Problem]
-          ) -> npt.NDArray[np.float64]:
+def _rows(texts: list[str], files: list[Path], n_classes: int
+          ) -> tuple[npt.NDArray[np.float64], list[list[Problem]]]:
     """All rows as [image, line, class, cx, cy, w, h, score]: at once when every row is well
-    formed, else file by file, line by line, with a problem for each bad row."""
+    formed, else file by file, line by line, with a problem for each bad row (listed per
+    file)."""
     at_once = _parse_all(texts, n_classes)
     if at_once is not None:
         rows, image_of_row = at_once
-        return np.column_stack([image_of_row.astype(np.float64), rows]).reshape(-1, 8)
+        table = np.column_stack([image_of_row.astype(np.float64), rows]).reshape(-1, 8)
+        return table, [[] for _ in texts]
     parsed: list[list[float]] = []
+    found: list[list[Problem]] = []
     for image, (text, file) in enumerate(zip(texts, files, strict=True)):
+        problems: list[Problem] = []
         parsed += [[float(image), *row] for row in _parse_text(text, file, n_classes, problems)]
-    return np.array(parsed, dtype=np.float64).reshape(-1, 8)
+        found.append(problems)
+    return np.array(parsed, dtype=np.float64).reshape(-1, 8), found
 
 
 @paused()
@@ -264,15 +269,17 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     if not label_files:
         raise InputError("no YOLO label files (*.txt) found", path=layout.labels)
 
-    problems: list[Problem] = []
+    # Problems are listed in file order: (position of the file, problem).
+    placed: list[tuple[int, Problem]] = []
     keys: list[str] = []
     widths: list[float] = []
     heights: list[float] = []
     sources: list[str] = []
     texts: list[str] = []
     label_paths: list[Path] = []
+    positions: list[int] = []
     step = progress.count(len(label_files), "files")
-    for file in label_files:
+    for position, file in enumerate(label_files):
         step(1)
         stem = normalize_key(_stem(file.name))
         if stem in manifest_by_stem:
@@ -283,20 +290,26 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
             width, height = read_header_size(image_files[stem])
         else:
             looked = [str(p) for p in (layout.manifest, layout.images) if p is not None]
-            problems.append(Problem(
+            placed.append((position, Problem(
                 Level.ERROR, "no_image_size",
                 f"no size for the image of this label file (looked in "
                 f"{', '.join(looked) or 'nothing: give --sizes or --images'}); its boxes are "
-                "left out", str(file)))
+                "left out", str(file))))
             continue
         keys.append(key)
         widths.append(width)
         heights.append(height)
         sources.append(str(file))
+        unreadable: list[Problem] = []
         # An unreadable file is a reviewed image whose boxes are lost: it stays, with none.
-        texts.append(_read_label(file, problems) or "")
+        texts.append(_read_label(file, unreadable) or "")
+        placed += [(position, p) for p in unreadable]
         label_paths.append(file)
-    table = _rows(texts, label_paths, len(class_names), problems)
+        positions.append(position)
+    table, row_problems = _rows(texts, label_paths, len(class_names))
+    placed += [(positions[i], p) for i, found in enumerate(row_problems) for p in found]
+    placed.sort(key=lambda item: item[0])  # stable: within a file, in line order
+    problems = [p for _, p in placed]
     box_sources = [f"{sources[image]}:{line}" for image, line in
                    zip(table[:, 0].astype(np.int64).tolist(),
                        table[:, 1].astype(np.int64).tolist(), strict=True)]
