@@ -12,11 +12,11 @@ Example:
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Collection
 from pathlib import Path
 
-from bbqa.errors import InputError, reason
+from bbqa.errors import InputError
+from bbqa.io.sidefiles import parse_json, read_text
 
 
 def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[str, str]:
@@ -24,15 +24,9 @@ def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[st
 
     ``columns`` names the two columns in messages (for example ``old,new``).
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {reason(exc)}", path=path) from exc
+    text = read_text(path, "file")
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+        data = parse_json(text, path)
         if not isinstance(data, dict) or not all(isinstance(v, str | int | float)
                                                  for v in data.values()):
             raise InputError(f"expected a JSON object of {columns.replace(',', ' -> ')} "

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from bbqa.dataset import Dataset, Level
-from bbqa.errors import InputError, reason
+from bbqa.errors import InputError
 from bbqa.gate import Check, Decision, GateResult, Verdict
+from bbqa.io.sidefiles import parse_json, read_text
 from bbqa.metrics.hygiene import HYGIENE_CHECKS, HygieneFinding, hygiene
 
 VALIDATE_CHECKS = ("schema_errors", "unknown_classes", *(f"hygiene_{c}" for c in HYGIENE_CHECKS))
@@ -26,17 +27,9 @@ VALIDATE_CHECKS = ("schema_errors", "unknown_classes", *(f"hygiene_{c}" for c in
 
 def read_class_list(path: Path) -> list[str]:
     """Expected class names: one per line, or a JSON list."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read class list: {reason(exc)}", path=path) from exc
+    text = read_text(path, "class list")
     if path.suffix.lower() == ".json":
-        import json
-
-        try:
-            names = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+        names = parse_json(text, path)
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             raise InputError("expected a JSON list of class names", path=path)
         return names

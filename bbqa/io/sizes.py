@@ -15,12 +15,12 @@ Example:
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path, PurePosixPath
 
 from bbqa.dataset import normalize_key
-from bbqa.errors import InputError, reason
+from bbqa.errors import InputError
+from bbqa.io.sidefiles import parse_json, read_text
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".jfif"}
@@ -49,16 +49,10 @@ def _file_name(text: str) -> str:
 
 def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
     """Read ``file -> (width, height)``, keyed by the file name without its folder."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read sizes manifest: {reason(exc)}", path=path) from exc
+    text = read_text(path, "sizes manifest")
     sizes: dict[str, tuple[float, float]] = {}
     if path.suffix.lower() == ".json":
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+        records = parse_json(text, path)
         if not isinstance(records, list):
             raise InputError('expected a JSON list of {"file", "width", "height"} records',
                              path=path)

@@ -28,9 +28,10 @@ import numpy.typing as npt
 
 from bbqa import progress
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
-from bbqa.errors import InputError, reason
+from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
+from bbqa.io.sidefiles import read_text
 from bbqa.io.sizes import index_images, read_header_size, read_manifest
 
 NAME_FILES = ("data.yaml", "data.yml", "dataset.yaml", "classes.txt", "obj.names")
@@ -106,10 +107,7 @@ def discover(path: Path, *, names: Path | None = None, manifest: Path | None = N
 
 def read_names(path: Path) -> list[str]:
     """Class names from data.yaml (``names`` list or id->name mapping) or a one-per-line file."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read class names: {reason(exc)}", path=path) from exc
+    text = read_text(path, "class names")
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
