@@ -38,6 +38,7 @@ from bbqa.io.coco_columns import (
     AnnotationColumns,
     CocoId,
     ImageColumns,
+    attribute_from_distinct,
     attribute_text,
     read_with_arrow,
 )
@@ -275,13 +276,7 @@ def _encode_attribute(values: list[Any]) -> Attribute:
         first_codes = [seen.setdefault((v.__class__, v), len(seen)) for v in values]
     except TypeError:  # a list or an object among the values: the slow, general path
         return encode_attribute([attribute_text(v) for v in values])
-    texts = [attribute_text(value) for _, value in seen]
-    distinct = sorted({t for t in texts if t is not None})
-    position = {t: i for i, t in enumerate(distinct)}
-    remap = np.array([position[t] if t is not None else -1 for t in texts] + [-1], np.int32)
-    codes = remap[np.asarray(first_codes, dtype=np.int64)] if first_codes else \
-        np.zeros(0, np.int32)
-    return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(distinct))
+    return attribute_from_distinct(first_codes, [attribute_text(value) for _, value in seen])
 
 
 def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list[Problem]

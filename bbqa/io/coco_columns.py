@@ -83,6 +83,21 @@ def attribute_text(value: Scalar) -> str | None:
     return str(value)
 
 
+def attribute_from_distinct(indices: Any, texts: list[str | None]) -> Attribute:
+    """An attribute from each box's index into its distinct raw values (``len(texts)``: none)
+    and each distinct value's text; codes are renumbered so that the texts are sorted.
+
+    >>> encoded = attribute_from_distinct([1, 0, 2, 1], ["true", "false"])
+    >>> encoded.codes.tolist(), encoded.values
+    ([0, 1, -1, 0], ('false', 'true'))
+    """
+    ordered = sorted({t for t in texts if t is not None})
+    position = {text: i for i, text in enumerate(ordered)}
+    remap = np.array([position[t] if t is not None else -1 for t in texts] + [-1], np.int32)
+    codes = remap[np.asarray(indices, dtype=np.int64)]
+    return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(ordered))
+
+
 def _is_utf8(raw: bytes) -> bool:
     if raw.isascii():
         return True
@@ -298,10 +313,5 @@ def _attribute(column: Any) -> Attribute | None:
     distinct_values = dictionary.dictionary.to_pylist()
     if any(isinstance(v, float) and not np.isfinite(v) for v in distinct_values):
         return None
-    texts = [attribute_text(v) for v in distinct_values]
-    ordered = sorted({t for t in texts if t is not None})
-    position = {text: i for i, text in enumerate(ordered)}
-    remap = np.array([position[t] if t is not None else -1 for t in texts] + [-1], np.int32)
-    indices = dictionary.indices.fill_null(len(texts)).to_numpy(zero_copy_only=False)
-    codes = remap[np.asarray(indices, dtype=np.int64)]
-    return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(ordered))
+    indices = dictionary.indices.fill_null(len(distinct_values)).to_numpy(zero_copy_only=False)
+    return attribute_from_distinct(indices, [attribute_text(v) for v in distinct_values])
