@@ -349,7 +349,8 @@ def _problem_summary(problems: Sequence[Problem]) -> dict[str, Any]:
     }
 
 
-# Inputs larger than this together are loaded in two processes at once (golden and batch):
+# Inputs larger than this together load in two processes at once (golden and batch), unless
+# they are COCO files for the Arrow reader, which load in two threads whatever their size:
 # below it, starting a process costs more than it saves.
 PARALLEL_LOAD_BYTES = 40 * 2**20
 
@@ -393,14 +394,15 @@ def _parse_without_the_gil(paths: Sequence[str | Path]) -> bool:
 
 def load_pair(
     golden_loader: Callable[[], Dataset], batch_loaders: Sequence[Callable[[], Dataset]],
-    paths: Sequence[str | Path] = (),
+    paths: Sequence[str | Path] = (), size: int | None = None,
 ) -> tuple[Dataset, Dataset]:
     """Load the golden set and the batch, marking input errors with the side they came from.
 
     On a machine with a second core the golden set loads beside the batch: in a thread when
     every input is a COCO file for the Arrow reader (its parse releases the GIL), else in a
     worker process when ``paths`` (every input) add up to more than
-    :data:`PARALLEL_LOAD_BYTES`.
+    :data:`PARALLEL_LOAD_BYTES`. ``size`` is their :func:`input_bytes` when the caller has
+    measured it already (a folder of many files takes a while to measure).
     """
     from concurrent.futures import Executor, Future
 
@@ -415,7 +417,7 @@ def load_pair(
             # A thread costs nothing to start: worth it whatever the size.
             pool = ThreadPoolExecutor(1)
             future = pool.submit(golden_loader)
-        elif input_bytes(paths) > PARALLEL_LOAD_BYTES:
+        elif (size if size is not None else input_bytes(paths)) > PARALLEL_LOAD_BYTES:
             import multiprocessing
             import threading
             from concurrent.futures import ProcessPoolExecutor

@@ -303,7 +303,8 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     load = partial(io.load, sizes=request.sizes, images=request.images,
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
     inputs = [request.golden_path, *request.batch_paths]
-    if input_bytes(inputs) > PARALLEL_LOAD_BYTES:
+    size = input_bytes(inputs)
+    if size > PARALLEL_LOAD_BYTES:
         from bbqa.memory import tune_allocator
 
         tune_allocator()
@@ -312,7 +313,7 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
         golden, batch = load_pair(
             partial(load, request.golden_path, request.golden_format),
             [partial(load, p, request.batch_format) for p in request.batch_paths],
-            inputs,
+            inputs, size,
         )
         golden = apply_scenes(golden, scene_map)
         batch = rename_categories(batch, mapping)
