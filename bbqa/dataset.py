@@ -311,21 +311,17 @@ class Dataset:
         problems: Sequence[Problem] = (),
         path: str = "",
         format: str = "",
-        id_order: npt.NDArray[np.int64] | None = None,
     ) -> Dataset:
         """Validate the columns against each other and sort boxes by (image, category, id).
 
-        ``id_order`` may stand in for the source ids in the sort when it orders them the same
-        way for the purpose at hand (a loader passes COCO's integer ids: sorting numbers is
-        several times faster than sorting their text). Problems that point at a box by index
-        are re-pointed to the box's sorted position.
+        Integer ids sort as numbers. Problems that point at a box by index are re-pointed to
+        the box's sorted position.
         """
         _validate_boxes(boxes, n_images=len(images), n_categories=len(categories),
                         n_annotators=len(annotators))
         if len(set(categories)) != len(categories):
             raise ValueError(f"category names must be unique, got {list(categories)}")
-        tiebreak = id_order if id_order is not None else boxes.ids
-        order = np.lexsort((tiebreak, boxes.category, boxes.image))
+        order = np.lexsort((boxes.ids, boxes.category, boxes.image))
         sorted_boxes = boxes.take(order)
         new_position = np.empty_like(order)
         new_position[order] = np.arange(order.shape[0])
