@@ -80,13 +80,9 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
 
 
 def _gather_ids(boxes: Boxes, index: npt.NDArray[np.int64]) -> pa.Array:
-    """The source ids of rows ``index`` as text, null where ``index`` is negative."""
-    if boxes.ids.dtype.kind != "i":
-        return _gather(boxes.ids, index)
-    present = index >= 0
-    taken = boxes.ids[np.where(present, index, 0)] if len(boxes.ids) else np.zeros(len(index),
-                                                                                     np.int64)
-    return pa.array(taken, mask=~present).cast(pa.string())
+    """The source ids of rows ``index`` as text (integer ids are cast by Arrow), null where
+    ``index`` is negative."""
+    return _gather(boxes.ids, index).cast(pa.string())
 
 
 def boxes_table(result: Matched | AuditResult) -> pa.Table:
