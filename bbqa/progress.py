@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -80,6 +81,7 @@ class Stages:
         self._current = "start-up"
         self.timings: list[tuple[str, float]] = []
         self.counted: dict[str, tuple[int, int, str]] = {}
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Stages:
         global _active
@@ -105,17 +107,19 @@ class Stages:
     def count(self, total: int, unit: str) -> Step:
         """See :func:`count`."""
         stage = self._current
-        done, before, _ = self.counted.get(stage, (0, 0, unit))
-        # A stage may announce work more than once (two loaders, two matching passes): the
-        # counts add up.
-        self.counted[stage] = (done, before + total, unit)
+        with self._lock:  # golden set and batch may load in two threads
+            done, before, _ = self.counted.get(stage, (0, 0, unit))
+            # A stage may announce work more than once (two loaders, two matching passes):
+            # the counts add up.
+            self.counted[stage] = (done, before + total, unit)
         progress, task = self._progress, self._task
         if progress is not None and task is not None:
             progress.update(task, total=before + total, completed=done, unit=unit)
 
         def step(n: int) -> None:
-            finished, announced, _ = self.counted[stage]
-            self.counted[stage] = (finished + n, announced, unit)
+            with self._lock:
+                finished, announced, _ = self.counted[stage]
+                self.counted[stage] = (finished + n, announced, unit)
             if progress is not None and task is not None and self._task == task:
                 progress.advance(task, n)
 

@@ -102,3 +102,19 @@ def test_coco_files_count_as_they_load() -> None:
         load(DEMO / "golden.json")
         load(DEMO / "batch.json")
     assert stages.counted["loading"] == (2, 2, "files")
+
+
+def test_counts_from_two_threads_add_up() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work() -> None:
+        step = progress.count(2000, "files")
+        for _ in range(2000):
+            step(1)
+
+    with Stages(enabled=False) as stages:
+        stages("loading")
+        with ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(work) for _ in range(4)]:
+                future.result()
+    assert stages.counted["loading"] == (8000, 8000, "files")
