@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TaskID, TextColumn
-from rich.text import Text
+if TYPE_CHECKING:  # Rich loads only when a display is made: loaders import this module.
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn, TaskID
 
 Step = Callable[[int], None]
 
@@ -52,15 +52,20 @@ def silence() -> None:
     _active = None
 
 
-class _Counts(ProgressColumn):
+def _counts_column() -> ProgressColumn:
     """``1,234/5,000 files`` once the stage has announced its work, else nothing."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
 
-    def render(self, task: Any) -> Text:
-        if task.total is None:
-            return Text("")
-        unit = task.fields.get("unit", "")
-        return Text(f"{int(task.completed):,}/{int(task.total):,} {unit}",
-                    style="progress.download")
+    class Counts(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            if task.total is None:
+                return Text("")
+            unit = task.fields.get("unit", "")
+            return Text(f"{int(task.completed):,}/{int(task.total):,} {unit}",
+                        style="progress.download")
+
+    return Counts()
 
 
 class Stages:
@@ -72,7 +77,11 @@ class Stages:
 
     def __init__(self, enabled: bool, console: Console | None = None,
                  profile: bool = False) -> None:
-        self._console = console or Console(stderr=True)
+        if console is None:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self._console = console
         self._enabled = enabled and self._console.is_terminal
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -86,8 +95,10 @@ class Stages:
     def __enter__(self) -> Stages:
         global _active
         if self._enabled:
+            from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn
+
             self._progress = Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _Counts(),
+                SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), _counts_column(),
                 console=self._console, transient=True)
             self._task = self._progress.add_task("bbqa: starting", total=None)
             self._progress.start()
@@ -144,4 +155,4 @@ class Stages:
                 _, total, unit = self.counted.get(name, (0, 0, ""))
                 table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
             table.add_row("total", f"{sum(s for _, s in self.timings):.3f}", "")
-            Console(stderr=True).print(table)
+            self._console.print(table)

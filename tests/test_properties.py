@@ -203,12 +203,12 @@ def test_voc_file_key_is_the_name_without_any_folder(file_name: str) -> None:
 
 @settings(max_examples=1000)
 @given(st.text(alphabet="ab._ \\", max_size=8))
-def test_yolo_stem_is_pathlibs(name: str) -> None:
+def test_file_stem_is_pathlibs(name: str) -> None:
     from pathlib import PurePosixPath
 
-    from bbqa.io.yolo import _stem
+    from bbqa.io.filenames import stem
 
-    assert _stem(name) == PurePosixPath(name).stem
+    assert stem(name) == PurePosixPath(name).stem
 
 
 @settings(max_examples=100, deadline=None)

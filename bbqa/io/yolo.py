@@ -31,6 +31,7 @@ from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
+from bbqa.io.filenames import stem as _stem
 from bbqa.io.sidefiles import read_text
 from bbqa.io.sizes import index_images, read_header_size, read_manifest
 
@@ -55,14 +56,6 @@ def _is_label(path: Path) -> bool:
     name = path.name.lower()
     return (path.suffix.lower() == ".txt" and name not in NOT_LABELS
             and not name.startswith("readme") and not name.startswith("."))
-
-
-def _stem(name: str) -> str:
-    """A file name without its last suffix, as ``PurePath(name).stem`` has it."""
-    if name == ".":  # pathlib reads "." as the empty path
-        return ""
-    dot = name.rfind(".")
-    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def _label_files(folder: Path) -> list[Path]:
