@@ -206,7 +206,7 @@ def test_voc_file_key_is_the_name_without_any_folder(file_name: str) -> None:
 def test_file_stem_is_pathlibs(name: str) -> None:
     from pathlib import PurePosixPath
 
-    from bbqa.io.filenames import stem
+    from bbqa.io.files import stem
 
     assert stem(name) == PurePosixPath(name).stem
 

@@ -34,7 +34,7 @@ from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
-from bbqa.io.filenames import stem
+from bbqa.io.files import read_bytes, stem
 from bbqa.io.sizes import index_images, read_header_size
 from bbqa.io.voc_columns import PlainVoc, read_plain
 
@@ -113,18 +113,10 @@ def _parse_xml(raw: bytes) -> Any:
 
 
 def _read(path: str) -> bytes:
-    # os.read skips the buffered file object open() builds: a third less time per file.
     try:
-        handle = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        try:
-            chunks = []
-            while chunk := os.read(handle, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            os.close(handle)
+        return read_bytes(path)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
-    return b"".join(chunks)
 
 
 def _parse(raw: bytes, path: Path, images_by_stem: dict[str, Path]

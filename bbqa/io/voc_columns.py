@@ -31,6 +31,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bbqa.io.decimals import WIDTH, read_decimals
+
 IntArray = npt.NDArray[np.int64]
 FLAG_TAGS = ("difficult", "truncated", "occluded")
 COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
@@ -121,7 +123,7 @@ class _Scan:
         self.offsets = np.concatenate([[0], np.cumsum(lengths)])
         self.size = int(self.offsets[-1])
         # Spare zero bytes at the end: every row or word cut below has all its bytes.
-        self.joined = b"".join([*bodies, bytes(MAX_TEXT + 16)])
+        self.joined = b"".join([*bodies, bytes(MAX_TEXT + 16 + WIDTH)])
         self.data = np.frombuffer(self.joined, np.uint8)
         # The 8 bytes from each position, as one little-endian integer (unaligned reads).
         self.words = np.ndarray(shape=(self.size + MAX_TEXT,), dtype="<u8", buffer=self.data,
@@ -319,14 +321,8 @@ def _numbers(scan: _Scan, tree: _Tree, element: IntArray) -> npt.NDArray[np.floa
     values = np.full(len(element), np.nan)
     start, end = tree.span(element[present])
     length = end - start
-    # Plain whole numbers of 1 to 8 digits (most VOC coordinates and sizes) are read here;
-    # float() gives exactly these integers.
-    digits = scan.words[start].view(np.uint8).reshape(-1, 8).astype(np.int64) - ord("0")
-    in_text = np.arange(8) < length[:, None]
-    whole = ((length >= 1) & (length <= 8)
-             & ((digits >= 0) & (digits <= 9) | ~in_text).all(axis=1))
-    place = np.where(in_text, 10 ** np.clip(length[:, None] - 1 - np.arange(8), 0, None), 0)
-    read = np.where(whole, (digits * place).sum(axis=1).astype(np.float64), np.nan)
+    # Plain decimals (most VOC coordinates and sizes) are read with numpy, exactly.
+    read, whole = read_decimals(scan.data, start, length)
     # Everything else goes through float() once per distinct text.
     other = np.flatnonzero(~whole)
     texts, inverse = _texts(scan, start[other], end[other])
