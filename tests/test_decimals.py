@@ -22,7 +22,8 @@ decimal_text = st.one_of(
     st.text(alphabet="0123456789.-+e", min_size=0, max_size=19),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
     st.floats(-10, 10).map(lambda v: f"{v:.6f}"),
-    st.integers(-10**16, 10**16).map(str),
+    st.integers(-10**19, 10**19).map(str),
+    st.integers(2**53 - 50, 2**53 + 50).map(lambda n: f"0.{n}"),
     st.builds(lambda a, b: f"{a}.{b}", st.integers(0, 10**8), st.integers(0, 10**8)),
 )
 
@@ -38,10 +39,12 @@ def test_every_text_read_here_is_what_float_reads(texts: list[str]) -> None:
 
 
 def test_plain_decimals_are_read_and_the_rest_left() -> None:
-    texts = ["0", "-0", "+1", "12.", ".5", "0.000001", "123456789012345", "0.30000000000000004",
-             "1e3", "1.2.3", ".", "-", "", "1-2", "١"]
+    texts = ["0", "-0", "+1", "12.", ".5", "0.000001", "123456789012345", "0.8458333333333333",
+             "9007199254740992", "0.30000000000000004", "9007199254740993", "1e3", "1.2.3", ".",
+             "-", "", "1-2", "١", "1234567890123456789"]
     values, read = read_all(texts)
-    assert read == [True] * 7 + [False] * 8
-    assert values[:7] == [0.0, -0.0, 1.0, 12.0, 0.5, 1e-06, 123456789012345.0]
+    assert read == [True] * 9 + [False] * 10
+    assert values[:9] == [0.0, -0.0, 1.0, 12.0, 0.5, 1e-06, 123456789012345.0,
+                          0.8458333333333333, 9007199254740992.0]
     assert np.signbit(values[1])
-    assert all(np.isnan(v) for v in values[7:])
+    assert all(np.isnan(v) for v in values[9:])

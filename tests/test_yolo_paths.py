@@ -76,8 +76,28 @@ def test_bytes_at_once_equal_line_by_line(files: tuple[list[str], int]) -> None:
     np.testing.assert_array_equal(combined, line_by_line(texts, n_classes))
 
 
+@settings(max_examples=3000)
+@given(st.one_of(st.text(alphabet="0123456789.+-eE", min_size=1, max_size=24),
+                 st.floats(allow_nan=False).map(repr)))
+def test_numpy_text_cast_reads_what_float_reads(text: str) -> None:
+    """yolo_rows reads long numbers with numpy's cast: it must accept and give what float()
+    does, for every text made of the bytes a plain label file may hold."""
+    try:
+        expected: float | None = float(text)
+    except ValueError:
+        expected = None
+    try:
+        got: float | None = float(np.array([text.encode()]).astype(np.float64)[0])
+    except ValueError:
+        got = None
+    assert got == expected or (got is not None and expected is not None
+                               and np.isnan(got) and np.isnan(expected))
+
+
 @pytest.mark.parametrize("text", ["0 0.5 0.5 0.1 0.1\n1 ０.5 0.5 0.1 0.1",  # another script's digit
-                                  "0 0.5 0.5 0.1 nan", "\ufeff0 0.5 0.5 0.1 0.1"])
+                                  "0 0.5 0.5 0.1 nan", "\ufeff0 0.5 0.5 0.1 0.1",
+                                  "0 0.5 0.5 0.1 1e", "0 0.5 0.5 0.1 0.333333333333333333e",
+                                  "0 0.5 0.5 0.1 " + "1" * 40])
 def test_text_the_bytes_parse_leaves_to_the_text_parse(text: str) -> None:
     assert read_rows([text.encode()], 5) is None
 

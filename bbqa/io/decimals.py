@@ -1,9 +1,9 @@
 """Decimal numbers read straight from bytes with numpy, exactly as Python's ``float`` reads them.
 
-A text of the form ``[+-]digits[.digits]`` (digits on at least one side of the dot) with at most
-15 digits in all is the fraction N / 10**k of integers N < 10**15 and k <= 15. Both are exact
-doubles, and IEEE division rounds their quotient correctly, which is the double ``float()``
-returns for the text. Anything else (an exponent, more digits, white space, other characters)
+A text of the form ``[+-]digits[.digits]`` (digits on at least one side of the dot) is the
+fraction N / 10**k of integers. When N <= 2**53 and k <= 18, both are exact doubles, and IEEE
+division rounds their quotient correctly, which is the double ``float()`` returns for the text
+(Clinger's fast path). Anything else (an exponent, a larger N, white space, other characters)
 is marked for the caller to read with ``float()``.
 
 Example:
@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
-MAX_DIGITS = 15
+MAX_DIGITS = 18  # N stays within int64 while it is built
+MAX_EXACT = 2**53  # the largest N every double up to it is exact for
 WIDTH = MAX_DIGITS + 2  # a sign, the digits and a dot; ``data`` needs this many spare bytes
 # Powers of ten from Python integers: exact, whatever the C library's pow() does.
 _POWERS_OF_TEN = np.array([float(10**k) for k in range(MAX_DIGITS + 1)])
@@ -32,29 +33,43 @@ def read_decimals(data: npt.NDArray[np.uint8], start: npt.NDArray[np.int64],
 
     Values are NaN where not read. ``data`` must extend ``WIDTH`` bytes past every text.
     """
-    n = len(start)
-    rows = sliding_window_view(data, WIDTH)[start] if n else np.zeros((0, WIDTH), np.uint8)
-    first = rows[:, 0]
-    signed = (first == ord("-")) | (first == ord("+"))
-    read = (length >= 1) & (length <= WIDTH)
-    mantissa = np.zeros(n, dtype=np.int64)
-    digits = np.zeros(n, dtype=np.int64)
-    after_dot = np.zeros(n, dtype=np.int64)
-    dots = np.zeros(n, dtype=np.int64)
-    for column in range(WIDTH):  # Horner's rule, one byte column at a time
-        inside = column < length
-        if column == 0:
-            inside &= ~signed
-        byte = rows[:, column]
-        digit = ((byte - np.uint8(ord("0"))) < 10) & inside
-        dot = (byte == ord(".")) & inside
-        read &= digit | dot | ~inside
-        mantissa = np.where(digit, mantissa * 10 + (byte.astype(np.int64) - ord("0")), mantissa)
-        digits += digit
-        after_dot += digit & (dots > 0)
-        dots += dot
-    read &= (digits >= 1) & (digits <= MAX_DIGITS) & (dots <= 1)
-    values = mantissa / _POWERS_OF_TEN[np.minimum(after_dot, MAX_DIGITS)]
-    values[first == ord("-")] *= -1.0  # -0 stays -0.0, as float("-0") has it
-    values[~read] = np.nan
+    values = np.full(len(start), np.nan)
+    read = np.zeros(len(start), dtype=bool)
+    candidate = np.flatnonzero((length >= 1) & (length <= WIDTH))
+    if len(candidate) == 0:
+        return values, read
+    length = length[candidate]
+    rows = sliding_window_view(data, WIDTH)[start[candidate]]
+    # Texts of one layout (length, sign, where the dot is) have their digits in the same
+    # columns: each layout is read column by column with no per-text masks.
+    sign = (rows[:, 0] == ord("+")) + 2 * (rows[:, 0] == ord("-"))
+    dot = (rows == ord(".")).argmax(axis=1)  # the first dot; 0 also when there is none
+    dot = np.where((rows[np.arange(len(rows)), dot] == ord(".")) & (dot < length), dot, WIDTH)
+    layout = (length * (WIDTH + 1) + dot) * 3 + sign
+    order = np.argsort(layout.astype(np.int16), kind="stable")  # a radix sort: few layouts
+    rows, layout = rows[order], layout[order]
+    numbers = np.full(len(rows), np.nan)
+    taken = np.zeros(len(rows), dtype=bool)
+    bounds = np.flatnonzero(np.diff(layout)) + 1
+    for first, end in zip([0, *bounds.tolist()], [*bounds.tolist(), len(rows)], strict=True):
+        code = int(layout[first])
+        signed, dot_at, size = code % 3, code // 3 % (WIDTH + 1), code // 3 // (WIDTH + 1)
+        columns = [c for c in range(1 if signed else 0, size) if c != dot_at]
+        if not 1 <= len(columns) <= MAX_DIGITS:
+            continue
+        block = rows[first:end]
+        mantissa = np.zeros(end - first, dtype=np.int64)
+        good = np.ones(end - first, dtype=bool)
+        for column in columns:  # Horner's rule over the digit columns
+            digit = block[:, column] - np.uint8(ord("0"))  # wraps around below "0"
+            good &= digit < 10
+            mantissa *= 10
+            mantissa += digit
+        good &= mantissa <= MAX_EXACT
+        decimals = size - 1 - dot_at if dot_at < WIDTH else 0
+        number = mantissa / _POWERS_OF_TEN[decimals]
+        numbers[first:end] = np.where(good, -number if signed == 2 else number, np.nan)
+        taken[first:end] = good
+    values[candidate[order]] = numbers  # -0 stays -0.0, as float("-0") has it
+    read[candidate[order]] = taken
     return values, read

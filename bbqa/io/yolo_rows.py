@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from bbqa.io.decimals import WIDTH, read_decimals
 
 _PLAIN = b"0123456789.+-eE \t\n"
+MAX_TOKEN = 32  # longer numbers are read by the text parse
 Rows = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]
 
 
@@ -38,16 +39,19 @@ def _numbers(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
     """Every token as ``float()`` reads it; ``None`` if some token is not a number."""
     values, read = read_decimals(data, starts, ends - starts)
     other = np.flatnonzero(~read)
-    if len(other):  # exponents, long mantissas: float() once per distinct text
-        texts = [data[a:b].tobytes() for a, b in zip(starts[other].tolist(),
-                                                      ends[other].tolist(), strict=True)]
-        distinct = dict.fromkeys(texts)
-        try:
-            for text in distinct:
-                distinct[text] = float(text)
-        except ValueError:
-            return None
-        values[other] = [distinct[text] for text in texts]
+    if len(other) == 0:
+        return values
+    # Exponents and long mantissas ("0.45416666666666666"): numpy's text-to-double cast, the
+    # correctly rounded conversion float() uses (a test holds them equal on such texts).
+    length = ends[other] - starts[other]
+    if length.max() > MAX_TOKEN:
+        return None
+    rows = sliding_window_view(data, MAX_TOKEN)[starts[other]]
+    rows *= np.arange(MAX_TOKEN) < length[:, None]
+    try:
+        values[other] = rows.view(f"S{MAX_TOKEN}").ravel().astype(np.float64)
+    except ValueError:
+        return None
     return values
 
 
@@ -70,8 +74,8 @@ def read_rows(raws: list[bytes], n_classes: int) -> Rows | None:
         if b"\r" in raw:  # line ends as str.splitlines() sees them
             raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         bodies.append(raw)
-    joined = b"\n".join([*bodies, bytes(WIDTH)])
-    size = len(joined) - WIDTH
+    joined = b"\n".join([*bodies, bytes(MAX_TOKEN)])
+    size = len(joined) - MAX_TOKEN
     if joined[:size].translate(None, _PLAIN):
         return None
     data = np.frombuffer(joined, np.uint8)
