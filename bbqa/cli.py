@@ -6,6 +6,8 @@ error, golden set unreadable or invalid, no image in common, I/O error; 3 intern
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -696,5 +698,24 @@ def _width() -> int | None:
 
 
 def main() -> None:
-    """Entry point of the ``bbqa`` console script."""
-    app()
+    """Entry point of the ``bbqa`` console script.
+
+    Once the command has finished and its output is flushed, the process ends at once
+    (``os._exit``): tearing down numpy, Arrow and the interpreter's objects changes nothing
+    a user sees and took 45 ms of a half-second audit. Everything written is closed by then:
+    outputs are renamed into place and worker threads and processes are joined.
+    """
+    try:
+        app()
+        code: int = 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            code = exc.code or 0
+        else:  # sys.exit("message") prints the message and fails
+            print(exc.code, file=sys.stderr)
+            code = 1
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe or stream: nothing more can be shown.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

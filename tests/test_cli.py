@@ -264,6 +264,26 @@ def test_python_dash_m_runs_the_cli() -> None:
     assert done.returncode == 0 and done.stdout.startswith("bbqa ")
 
 
+def test_console_entry_keeps_exit_codes_and_flushes_output(tmp_path: Path) -> None:
+    """main() ends the process with os._exit: codes, piped output and files must survive it."""
+    def bbqa(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bbqa", *args], capture_output=True,
+                              text=True, check=False)
+
+    missing = bbqa("audit", str(DEMO / "batch.json"), "--golden", str(tmp_path / "none.json"))
+    assert missing.returncode == 2 and "none.json" in missing.stderr
+    out = tmp_path / "out"
+    done = bbqa("audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"),
+                "--out", str(out))
+    assert done.returncode == 0
+    # The whole report reached the pipe (its last table ends the output), and the files exist.
+    in_process = run("audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"))
+    assert done.stdout.strip().splitlines()[-1] == in_process[1].strip().splitlines()[-1]
+    assert (out / "boxes.parquet").stat().st_size > 0 and (out / "summary.json").exists()
+    usage = bbqa("audit")
+    assert usage.returncode == 2 and "Usage" in usage.stderr
+
+
 def test_loading_alone_does_not_import_the_audit_pipeline() -> None:
     code = ("import sys, bbqa; before = 'bbqa.auditing' in sys.modules; "
             "import bbqa.auditing; print(before, callable(bbqa.audit), bbqa.audit.__name__)")

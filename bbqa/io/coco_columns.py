@@ -235,7 +235,6 @@ def _flag(fields: dict[str, Any], key: str, n: int) -> npt.NDArray[np.bool_] | N
 
 def _annotations(struct: Any, annotator_field: str) -> AnnotationColumns | None:
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     fields = _fields(struct)
     n = len(struct)
@@ -250,7 +249,8 @@ def _annotations(struct: Any, annotator_field: str) -> AnnotationColumns | None:
         return None
     bbox = fields["bbox"]
     # Boxes that are missing (segmentation-only) or not four numbers take the strict path.
-    if bbox.null_count or pc.any(pc.not_equal(pc.list_value_length(bbox), 4)).as_py():
+    # Lengths from the list offsets: pyarrow.compute alone takes 50 ms to import.
+    if bbox.null_count or (np.diff(bbox.offsets.to_numpy()) != 4).any():
         return None
     coordinates = bbox.flatten()
     if coordinates.null_count:
