@@ -43,16 +43,22 @@ def summary(dataset: Dataset) -> dict[str, Any]:
 
 
 def load_both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Any]:
-    """(all at once, tree only): each a dataset summary, or the error message it raised."""
+    """(all at once, tree only): each a dataset summary, or the error message it raised.
+
+    All at once is also run one file per chunk, which must change nothing.
+    """
     results: list[Any] = []
-    for reader in (voc_columns.read_plain, nothing_plain):
+    for reader, chunk in ((voc_columns.read_plain, voc_columns.CHUNK_BYTES),
+                          (voc_columns.read_plain, 1), (nothing_plain, 1)):
         with monkeypatch.context() as patch:
             patch.setattr(voc, "read_plain", reader)
+            patch.setattr(voc_columns, "CHUNK_BYTES", chunk)
             try:
                 results.append(summary(voc.load(path)))
             except InputError as exc:
                 results.append(str(exc))
-    return results[0], results[1]
+    assert results[0] == results[1]
+    return results[0], results[2]
 
 
 def plain_files(folder: Path) -> list[bool]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbqa.dataset import Dataset
-from bbqa.io import load, yolo
+from bbqa.io import load, yolo, yolo_rows
 from bbqa.io.yolo_rows import read_rows
 from tests.conftest import shared_dataset
 from tests.test_formats_agree import PADILLA, padilla_sizes
@@ -67,6 +67,13 @@ def test_all_at_once_equals_line_by_line(files: tuple[list[str], int]) -> None:
 def test_bytes_at_once_equal_line_by_line(files: tuple[list[str], int]) -> None:
     texts, n_classes = files
     at_once = read_rows([t.encode() for t in texts], n_classes)
+    with pytest.MonkeyPatch.context() as patch:  # one file per chunk changes nothing
+        patch.setattr(yolo_rows, "CHUNK_BYTES", 1)
+        chunked = read_rows([t.encode() for t in texts], n_classes)
+    assert (at_once is None) == (chunked is None)
+    if at_once is not None and chunked is not None:
+        np.testing.assert_array_equal(at_once[0], chunked[0])
+        np.testing.assert_array_equal(at_once[1], chunked[1])
     if any("_" in t for t in texts):  # "1_0": float() reads it, but it is not plain
         assert at_once is None
         return

@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 
 def stem(name: str) -> str:
@@ -32,3 +33,18 @@ def read_bytes(path: str) -> bytes:
     finally:
         os.close(handle)
     return b"".join(chunks)
+
+
+def chunks(contents: list[bytes], limit: int) -> Iterator[tuple[int, int]]:
+    """``(first, end)`` of consecutive runs of ``contents`` of about ``limit`` bytes each
+    (a run ends once it reaches the limit; every item is in exactly one run).
+
+    >>> list(chunks([b"ab", b"c", b"def", b"g"], 3))
+    [(0, 2), (2, 3), (3, 4)]
+    """
+    first = size = 0
+    for end, content in enumerate(contents, start=1):
+        size += len(content)
+        if size >= limit or end == len(contents):
+            yield first, end
+            first, size = end, 0

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bbqa.io.decimals import WIDTH, read_decimals
+from bbqa.io.files import chunks
 
 IntArray = npt.NDArray[np.int64]
 FLAG_TAGS = ("difficult", "truncated", "occluded")
@@ -41,6 +42,7 @@ COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
 MAX_NAME = 16
 MAX_TEXT = 64
 MAX_DEPTH = 32
+CHUNK_BYTES = 8 << 20
 
 _DECLARATION = re.compile(
     rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*([\"'])1\.0\1"
@@ -395,7 +397,53 @@ def read_plain(raws: list[bytes]) -> PlainVoc:
     ``<annotation>``, it has a positive finite ``size/width`` and ``size/height``, and every
     object has a non-empty ``name`` and a ``bndbox`` with numeric ``xmin``, ``ymin``, ``xmax``,
     ``ymax``: what the element-tree parse would accept with no problem to report.
+
+    Files are read in chunks of about ``CHUNK_BYTES``: the tag tables of a chunk stay in the
+    processor's caches and memory, whatever the number of files.
     """
+    parts = [_read_chunk(raws[first:end]) for first, end in chunks(raws, CHUNK_BYTES)]
+    return _join(parts) if parts else _read_chunk([])
+
+
+def _recode(codes: IntArray, values: list[str], code_of: dict[str, int],
+            merged: list[str]) -> IntArray:
+    """``codes`` into ``values`` as codes into ``merged`` (extended as needed); -1 stays."""
+    mapping = np.array([code_of.setdefault(v, len(code_of)) for v in values] + [-1],
+                       dtype=np.int64)
+    merged.extend(list(code_of)[len(merged):])  # code_of keeps first-seen order
+    return mapping[codes]
+
+
+def _join(parts: list[PlainVoc]) -> PlainVoc:
+    """One reading of the files of consecutive chunks."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [len(p.plain) for p in parts[:-1]])
+    name_code: dict[str, int] = {}
+    flag_code: dict[str, dict[str, int]] = {tag: {} for tag in FLAG_TAGS}
+    names: list[str] = []
+    flag_texts: dict[str, list[str]] = {tag: [] for tag in FLAG_TAGS}
+    name_codes = [_recode(p.name_codes, p.names, name_code, names) for p in parts]
+    flag_codes = {tag: [_recode(p.flag_codes[tag], p.flag_texts[tag], flag_code[tag],
+                                flag_texts[tag]) for p in parts] for tag in FLAG_TAGS}
+    return PlainVoc(
+        plain=np.concatenate([p.plain for p in parts]),
+        file_names=[name for p in parts for name in p.file_names],
+        widths=np.concatenate([p.widths for p in parts]),
+        heights=np.concatenate([p.heights for p in parts]),
+        object_file=np.concatenate([p.object_file + o for p, o in zip(parts, offsets,
+                                                                      strict=True)]),
+        object_index=np.concatenate([p.object_index for p in parts]),
+        name_codes=np.concatenate(name_codes),
+        names=names,
+        coords=np.concatenate([p.coords for p in parts]),
+        flag_codes={tag: np.concatenate(codes) for tag, codes in flag_codes.items()},
+        flag_texts=flag_texts,
+    )
+
+
+def _read_chunk(raws: list[bytes]) -> PlainVoc:
+    """:func:`read_plain` for one chunk of files."""
     bodies: list[bytes] = []
     unreadable: list[int] = []
     for file, raw in enumerate(raws):

@@ -20,9 +20,11 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bbqa.io.decimals import WIDTH, read_decimals
+from bbqa.io.files import chunks
 
 _PLAIN = b"0123456789.+-eE \t\n"
 MAX_TOKEN = 32  # longer numbers are read by the text parse
+CHUNK_BYTES = 4 << 20
 Rows = tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]
 
 
@@ -68,7 +70,25 @@ def _whole_numbers(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
 
 def read_rows(raws: list[bytes], n_classes: int) -> Rows | None:
     """Every file's rows as [line, class, cx, cy, w, h, score] and the file of each row, or
-    ``None`` when some file is not plain or some row is not well formed."""
+    ``None`` when some file is not plain or some row is not well formed.
+
+    Files are read in chunks of about ``CHUNK_BYTES``, whose tables stay in the processor's
+    caches whatever the number of files.
+    """
+    parts: list[Rows] = []
+    for first, end in chunks(raws, CHUNK_BYTES):
+        part = _read_chunk(raws[first:end], n_classes)
+        if part is None:
+            return None
+        parts.append((part[0], part[1] + first))
+    if not parts:
+        return np.zeros((0, 7)), np.zeros(0, np.int64)
+    return (np.concatenate([rows for rows, _ in parts]),
+            np.concatenate([files for _, files in parts]))
+
+
+def _read_chunk(raws: list[bytes], n_classes: int) -> Rows | None:
+    """:func:`read_rows` for one chunk of files."""
     bodies = []
     for raw in raws:
         if b"\r" in raw:  # line ends as str.splitlines() sees them
