@@ -185,8 +185,10 @@ def xml_files(path: Path) -> list[Path]:
     return [Path(p) for p in _xml_paths(path)]
 
 
-class _Objects:
-    """Objects of the files the element tree read, as lists to join the plain files' columns."""
+class _TreeObjects:
+    """Objects of the files the element tree read, kept as lists to join the plain files'
+    columns. Its name and flag tables start as the plain files' and grow with new texts, so
+    that one set of codes covers both."""
 
     def __init__(self, plain: PlainVoc) -> None:
         self.position: list[int] = []
@@ -210,6 +212,34 @@ class _Objects:
                 codes = self.flag_codes[flag]
                 codes.append(_code(self._flag_code[flag], self.flag_texts[flag], text)
                              if text else -1)
+
+    def joined(self, plain: PlainVoc) -> dict[str, Any]:
+        """The plain files' objects and these as one set of columns, in file order."""
+        object_file = np.concatenate([plain.object_file, np.asarray(self.position, np.int64)])
+        order = np.argsort(object_file, kind="stable")  # each file is in one of the two
+
+        def column(fast: npt.NDArray[Any], slow: list[Any], dtype: type) -> npt.NDArray[Any]:
+            together = np.concatenate([fast, np.asarray(slow, dtype).reshape(-1, *fast.shape[1:])])
+            return together[order]
+
+        return {
+            "file": object_file[order],
+            "index": column(plain.object_index, self.index, np.int64),
+            "coords": column(plain.coords, self.coords, np.float64),
+            "name_codes": column(plain.name_codes, self.name_codes, np.int64),
+            "flag_codes": {flag: column(plain.flag_codes[flag], self.flag_codes[flag], np.int64)
+                           for flag in FLAG_ATTRIBUTES},
+        }
+
+
+def _by_appearance(codes: npt.NDArray[np.int64], values: list[str]
+                   ) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """The values in order of first appearance in ``codes``, and each code's new number."""
+    seen, first = np.unique(codes, return_index=True)
+    ordered = seen[np.argsort(first)]
+    renumber = np.empty(len(values), dtype=np.int32)
+    renumber[ordered] = np.arange(len(ordered), dtype=np.int32)
+    return [values[code] for code in ordered.tolist()], renumber
 
 
 def _code(code_of: dict[str, int], values: list[str], value: str) -> int:
@@ -273,7 +303,7 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
             unreadable(position, exc)
             raws.append(None)
     plain = read_plain([raw or b"" for raw in raws])
-    slow = _Objects(plain)
+    tree_read = _TreeObjects(plain)
     keys: list[str] = []
     widths: list[float] = []
     heights: list[float] = []
@@ -295,7 +325,7 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
                 unreadable(position, exc)
                 continue
             placed += [(position, p) for p in found]
-            slow.add(position, parsed)
+            tree_read.add(position, parsed)
         image_of[position] = len(keys)
         keys.append(parsed["key"])
         widths.append(parsed["width"])
@@ -304,25 +334,9 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     placed.sort(key=lambda item: item[0])  # stable: within a file, in object order
     problems = [p for _, p in placed]
 
-    # The plain files' objects, then the others', put back in file order.
-    object_file = np.concatenate([plain.object_file, np.asarray(slow.position, np.int64)])
-    order = np.argsort(object_file, kind="stable")
-    object_file = object_file[order]
-    index = np.concatenate([plain.object_index, np.asarray(slow.index, np.int64)])[order]
-    coords = np.concatenate([plain.coords, np.asarray(slow.coords, np.float64).reshape(-1, 4)]
-                            )[order]
-    name_codes = np.concatenate([plain.name_codes, np.asarray(slow.name_codes, np.int64)]
-                                )[order]
-    flag_codes = {flag: np.concatenate([plain.flag_codes[flag],
-                                        np.asarray(slow.flag_codes[flag], np.int64)])[order]
-                  for flag in FLAG_ATTRIBUTES}
-    # Categories in order of first appearance.
-    seen, first = np.unique(name_codes, return_index=True)
-    by_appearance = seen[np.argsort(first)]
-    category_of = np.empty(len(slow.names), dtype=np.int32)
-    category_of[by_appearance] = np.arange(len(by_appearance), dtype=np.int32)
-    names = [slow.names[code] for code in by_appearance.tolist()]
-
+    objects = tree_read.joined(plain)
+    object_file, index, coords = objects["file"], objects["index"], objects["coords"]
+    names, category_of = _by_appearance(objects["name_codes"], tree_read.names)
     image_index = image_of[object_file].astype(np.int32)
     w_img = np.asarray(widths, dtype=np.float64)[image_index]
     h_img = np.asarray(heights, dtype=np.float64)[image_index]
@@ -341,14 +355,15 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
     attributes = {}
     for flag in FLAG_ATTRIBUTES:
         default = None if flag == "occluded" else "false"
-        attribute = _flag_attribute(flag_codes[flag], slow.flag_texts[flag], default, keep)
+        attribute = _flag_attribute(objects["flag_codes"][flag], tree_read.flag_texts[flag],
+                                    default, keep)
         if attribute is not None:
             attributes[flag] = attribute
     file_names = np.asarray(files, dtype=np.str_)
     box_sources = np.strings.add(np.strings.add(file_names[object_file[keep]], "#"),
                                  index[keep].astype(np.str_))
     boxes = Boxes.build(
-        image=image_index[keep], category=category_of[name_codes[keep]],
+        image=image_index[keep], category=category_of[objects["name_codes"][keep]],
         x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],
         source_id=box_sources, valid=valid[keep], attributes=attributes,
     )
