@@ -87,6 +87,13 @@ def normalize_key(key: str) -> str:
     return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
+def normalize_keys(keys: Sequence[str]) -> Sequence[str]:
+    """:func:`normalize_key` of every key; one check over all when every key is ASCII."""
+    if "".join(keys).isascii():
+        return keys
+    return [normalize_key(k) for k in keys]
+
+
 @dataclass(frozen=True)
 class Images:
     """The images table: one row per image entry (one labeling of a picture).
@@ -115,7 +122,7 @@ class Images:
         """Build and check an images table from plain sequences."""
         n = len(keys)
         images = Images(
-            key=_as_str([normalize_key(k) for k in keys]) if n else np.zeros(0, dtype="<U1"),
+            key=_as_str(normalize_keys(keys)) if n else np.zeros(0, dtype="<U1"),
             width=_as_float(widths),
             height=_as_float(heights),
             source_id=_as_str(source_ids if source_ids is not None else list(keys))

@@ -233,3 +233,23 @@ def test_readers_agree_on_generated_documents(doc: dict[str, Any], tmp_path_fact
     with pytest.MonkeyPatch.context() as monkeypatch:
         arrow, strict = load_both(path, monkeypatch)
     assert_same(arrow, strict)
+
+
+@pytest.mark.parametrize("ids", [[5, 3, 7, 3, 5], ["5", "3", "7", "3", "5"], [2, 9, 9, 2],
+                                 [1, 2**70, 3, 2**70]])
+def test_duplicate_image_ids_name_the_first_repeat(ids: list[Any], tmp_path: Path) -> None:
+    """Integer ids are checked with a sort, others with a scan: the same error either way."""
+    first_seen: dict[Any, int] = {}
+    for row, image_id in enumerate(ids):  # the reference: a scan in file order
+        if image_id in first_seen:
+            expected = f"also at images[{first_seen[image_id]}]", f"image id {image_id!r}"
+            break
+        first_seen[image_id] = row
+    doc = document([])
+    doc["images"] = [{"id": i, "file_name": f"{n}.jpg", "width": 10, "height": 10}
+                     for n, i in enumerate(ids)]
+    path = tmp_path / "dup.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as error:
+        coco.load(path)
+    assert expected[0] in str(error.value) and expected[1] in str(error.value)

@@ -265,6 +265,26 @@ def _file_key(file_name: str) -> str:
     return file_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
 
 
+def _file_keys(file_names: list[str]) -> list[str]:
+    """Every image's key; one check over all names when none has a folder (the usual case)."""
+    joined = "\n".join(file_names)
+    if "/" not in joined and "\\" not in joined:
+        return file_names
+    return [_file_key(name) for name in file_names]
+
+
+def _id_texts(ids: npt.NDArray[np.int64] | list[CocoId]) -> list[str]:
+    """Image ids as text (``map(str)`` beats numpy's integer-to-text cast by half)."""
+    return list(map(str, ids.tolist() if isinstance(ids, np.ndarray) else ids))
+
+
+def _optional_texts(values: list[str | int | None]) -> list[str] | None:
+    """Optional per-image names as text ("" where absent); ``None`` when no image has one."""
+    if values.count(None) == len(values):
+        return None
+    return ["" if v is None else str(v) for v in values]
+
+
 def _encode_attribute(values: list[Any]) -> Attribute:
     """Dictionary-encode raw JSON attribute values in one pass, each distinct value once.
 
@@ -363,28 +383,44 @@ def _columns(doc: _CocoFile, path: Path, problems: list[Problem]
         attributes=attributes)
 
 
-def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId], rows: dict[CocoId, int]
+def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
+                rows: dict[CocoId, int] | tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]
                 ) -> npt.NDArray[np.int64]:
-    """Each value's row in ``rows`` (-1 when absent), vectorized when every id is an integer.
+    """Each value's row (-1 when absent), vectorized when every id is an integer.
 
-    A string never finds an integer id ("3" is not 3): ids are not coerced.
+    ``rows`` maps ids to rows, as a dict or as (sorted integer ids, their rows). A string
+    never finds an integer id ("3" is not 3): ids are not coerced.
     """
     integers = isinstance(values, np.ndarray) or all(type(v) is int for v in values)
-    if not (integers and all(type(k) is int for k in rows)):
+    if isinstance(rows, tuple):
+        keys, positions = rows
+        if not integers:
+            rows = dict(zip(keys.tolist(), positions.tolist(), strict=True))
+    else:
+        if integers and all(type(k) is int for k in rows):
+            try:
+                keys = np.array(list(rows), dtype=np.int64)
+            except OverflowError:
+                integers = False
+            else:
+                positions = np.array(list(rows.values()), dtype=np.int64)
+                order = np.argsort(keys)
+                keys, positions = keys[order], positions[order]
+        else:
+            integers = False
+    if isinstance(rows, dict) and not integers:
         return np.array([rows.get(v, -1) if type(v) is not bool else -1 for v in values],
                         dtype=np.int64).reshape(-1)
     try:
         wanted = np.array(values, dtype=np.int64)
-        keys = np.array(list(rows), dtype=np.int64)
-    except OverflowError:
-        return np.array([rows.get(v, -1) for v in values], dtype=np.int64).reshape(-1)
+    except OverflowError:  # an id beyond int64 cannot be among int64 keys
+        wanted_list = values.tolist() if isinstance(values, np.ndarray) else values
+        lookup = dict(zip(keys.tolist(), positions.tolist(), strict=True))
+        return np.array([lookup.get(v, -1) for v in wanted_list], dtype=np.int64).reshape(-1)
     if not len(keys):
         return np.full(len(values), -1, np.int64)
-    positions = np.array(list(rows.values()), dtype=np.int64)
-    order = np.argsort(keys)
-    at = np.clip(np.searchsorted(keys[order], wanted), 0, len(keys) - 1)
-    found = keys[order][at] == wanted
-    result: npt.NDArray[np.int64] = np.where(found, positions[order][at], -1)
+    at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+    result: npt.NDArray[np.int64] = np.where(keys[at] == wanted, positions[at], -1)
     return result
 
 
@@ -411,21 +447,53 @@ def _duplicates(ids: npt.NDArray[np.int64] | list[CocoId], path: Path, problems:
     return duplicate
 
 
-def _image_rows(images: ImageColumns, path: Path) -> dict[CocoId, int]:
-    """Each image id's row; duplicate ids and non-positive sizes are errors."""
-    image_row: dict[CocoId, int] = {}
-    for row, image_id in enumerate(images.ids):
-        first = image_row.setdefault(image_id, row)
-        if first != row:
-            raise InputError(f"duplicate image id (also at images[{first}]); "
-                             "expected unique ids", path=path, pointer=f"image id {image_id!r}")
+def _image_rows(images: ImageColumns, path: Path
+                ) -> dict[CocoId, int] | tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each image id's row; duplicate ids and non-positive sizes are errors.
+
+    Integer ids come back as (sorted ids, their rows), found without a Python step per image;
+    other ids as a dict.
+    """
     widths, heights = images.widths, images.heights
     bad = ~((widths > 0) & (widths < math.inf) & (heights > 0) & (heights < math.inf))
+    numbers = _int64_ids(images.ids)
+    if numbers is None:
+        image_row: dict[CocoId, int] = {}
+        for row, image_id in enumerate(images.ids):
+            first = image_row.setdefault(image_id, row)
+            if first != row:
+                raise InputError(f"duplicate image id (also at images[{first}]); "
+                                 "expected unique ids", path=path,
+                                 pointer=f"image id {image_id!r}")
+    else:
+        order = np.argsort(numbers, kind="stable")  # equal ids keep their file order
+        ordered = numbers[order]
+        repeated = np.flatnonzero(ordered[1:] == ordered[:-1])
+        if len(repeated):
+            # The first row, in file order, whose id came before: what a scan would meet.
+            again = order[repeated + 1]
+            pick = int(np.argmin(again))
+            first = int(order[np.searchsorted(ordered, ordered[repeated[pick]])])
+            raise InputError(f"duplicate image id (also at images[{first}]); expected unique "
+                             "ids", path=path, pointer=f"image id {int(numbers[again[pick]])!r}")
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InputError(f"expected a positive width and height, got {widths[row]} x "
-                         f"{heights[row]}", path=path, pointer=f"image id {images.ids[row]!r}")
-    return image_row
+                         f"{heights[row]}", path=path,
+                         pointer=f"image id {_plain(images.ids[row])!r}")
+    return image_row if numbers is None else (ordered, order)
+
+
+def _int64_ids(ids: npt.NDArray[np.int64] | list[CocoId]) -> npt.NDArray[np.int64] | None:
+    """The ids as an int64 array when every one is a plain integer that fits, else None."""
+    if isinstance(ids, np.ndarray):
+        return ids
+    if not all(type(v) is int for v in ids):
+        return None
+    try:
+        return np.array(ids, dtype=np.int64).reshape(-1)
+    except OverflowError:
+        return None
 
 
 def _category_rows(categories: list[tuple[CocoId, str]], path: Path
@@ -514,7 +582,11 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
             annotator_names.append(name)
         return annotator_row[name]
 
-    image_annotator = np.array([annotator_of(v) for v in images.annotators] + [-1], np.int32)
+    if images.annotators.count(None) == len(images.annotators):  # the usual case: none named
+        image_annotator = np.full(len(images.annotators) + 1, -1, np.int32)
+    else:
+        image_annotator = np.array([annotator_of(v) for v in images.annotators] + [-1],
+                                   np.int32)
     box_annotator = image_annotator[img[sel]] if len(sel) else np.zeros(0, np.int32)
     if a.annotators is not None:
         own_names = a.annotators
@@ -535,12 +607,12 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
     )
     return Dataset.build(
         images=Images.build(
-            keys=[_file_key(name) for name in images.file_names],
+            keys=_file_keys(images.file_names),
             widths=widths,
             heights=heights,
-            source_ids=[str(i) for i in images.ids],
-            annotators=["" if v is None else str(v) for v in images.annotators],
-            scenes=["" if v is None else str(v) for v in images.scenes],
+            source_ids=_id_texts(images.ids),
+            annotators=_optional_texts(images.annotators),
+            scenes=_optional_texts(images.scenes),
         ),
         categories=category_names,
         boxes=boxes,

@@ -36,9 +36,10 @@ CocoId = int | str
 
 @dataclass(frozen=True)
 class ImageColumns:
-    """The ``images`` section, one entry per image in file order."""
+    """The ``images`` section, one entry per image in file order (ids as an int64 array when
+    the Arrow reader found them all integers, else a list)."""
 
-    ids: list[CocoId]
+    ids: npt.NDArray[np.int64] | list[CocoId]
     file_names: list[str]
     widths: npt.NDArray[np.float64]
     heights: npt.NDArray[np.float64]
@@ -208,8 +209,7 @@ def _images(struct: Any, scene_field: str, annotator_field: str) -> ImageColumns
     scenes = _optional_name(fields, scene_field, n)
     if width_values is None or height_values is None or annotators is None or scenes is None:
         return None
-    ids = fields["id"].to_pylist()
-    return ImageColumns(ids=ids, file_names=names.to_pylist(), widths=width_values,
+    return ImageColumns(ids=_ids(fields["id"]), file_names=names.to_pylist(), widths=width_values,
                         heights=height_values, annotators=annotators, scenes=scenes)
 
 
