@@ -42,7 +42,7 @@ COORD_TAGS = ("xmin", "ymin", "xmax", "ymax")
 MAX_NAME = 16
 MAX_TEXT = 64
 MAX_DEPTH = 32
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20  # measured: 1-4 MB fastest; 8 MB leaves the caches, 256 KB pays per chunk
 
 _DECLARATION = re.compile(
     rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*([\"'])1\.0\1"
