@@ -1,5 +1,6 @@
 """File helpers for loaders that go through thousands of files: what pathlib and ``open()``
-give, without a Path object or a buffered file object per file.
+give, without a Path object or a buffered file object per file, and the runs of files that the
+all-at-once readers take one chunk at a time.
 
 Example:
     >>> stem("frame_01.xml"), stem("archive.tar.gz"), stem(".hidden"), stem("a.")
