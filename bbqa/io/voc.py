@@ -359,9 +359,8 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
                                     default, keep)
         if attribute is not None:
             attributes[flag] = attribute
-    file_names = np.asarray(files, dtype=np.str_)
-    box_sources = np.strings.add(np.strings.add(file_names[object_file[keep]], "#"),
-                                 index[keep].astype(np.str_))
+    object_prefix = np.asarray([f"{file}#" for file in files], dtype=np.str_)
+    box_sources = np.strings.add(object_prefix[object_file[keep]], index[keep].astype(np.str_))
     boxes = Boxes.build(
         image=image_index[keep], category=category_of[objects["name_codes"][keep]],
         x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],

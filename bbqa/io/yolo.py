@@ -307,7 +307,7 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     problems = [p for _, p in placed]
     image_of_row = table[:, 0].astype(np.int64)
     line_of_row = table[:, 1].astype(np.int64)
-    source_of_image = np.asarray(label_paths, dtype=np.str_)
+    row_prefix = np.asarray([f"{p}:" for p in label_paths], dtype=np.str_)
 
     def box_source(row: int) -> str:
         return f"{label_paths[image_of_row[row]]}:{line_of_row[row]}"
@@ -322,8 +322,7 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     y2 = (cy + bh / 2) * h_img
     keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, box_source)
     problems += repoint(geo, keep)
-    source_array = np.strings.add(np.strings.add(source_of_image[image_of_row[keep]], ":"),
-                                  line_of_row[keep].astype(np.str_))
+    source_array = np.strings.add(row_prefix[image_of_row[keep]], line_of_row[keep].astype(np.str_))
     boxes = Boxes.build(
         image=image_index[keep], category=table[keep, 2].astype(np.int32),
         x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],
