@@ -2,8 +2,8 @@
 
 Plain label files hold only digits, signs, dots, exponents and white space. For those, numpy
 finds every token and line over one buffer, and :mod:`bbqa.io.decimals` reads the numbers
-exactly as ``float()`` does (the few it does not take, ``float()`` reads once per distinct
-text). Anything else (another character, a byte that is not ASCII, a row of the wrong width, a
+exactly as ``float()`` does (those it does not take, exponents and long mantissas, go through
+numpy's correctly rounded text cast). Anything else (another character, a byte that is not ASCII, a row of the wrong width, a
 class id that is not a plain whole number in range) returns ``None``: the text parse in
 ``bbqa.io.yolo`` then decides, and reports every bad row where it is.
 
