@@ -3,9 +3,9 @@
 Plain label files hold only digits, signs, dots, exponents and white space. For those, numpy
 finds every token and line over one buffer, and :mod:`bbqa.io.decimals` reads the numbers
 exactly as ``float()`` does (those it does not take, exponents and long mantissas, go through
-numpy's correctly rounded text cast). Anything else (another character, a byte that is not ASCII, a row of the wrong width, a
-class id that is not a plain whole number in range) returns ``None``: the text parse in
-``bbqa.io.yolo`` then decides, and reports every bad row where it is.
+numpy's correctly rounded text cast). Anything else (another character, a byte that is not
+ASCII, a row of the wrong width, a class id that is not a plain whole number in range) returns
+``None``: the text parse in ``bbqa.io.yolo`` then decides, and reports every bad row where it is.
 
 Example:
     >>> rows, file_of_row = read_rows([b"0 0.5 0.5 0.2 0.2\\n", b"\\n1 0.1 0.1 0.1 0.1"], 2)
