@@ -36,7 +36,7 @@ from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
 from bbqa.io.files import read_bytes, stem
 from bbqa.io.sizes import index_images, read_header_size
-from bbqa.io.voc_columns import PlainVoc, read_plain
+from bbqa.io.voc_columns import PlainVoc, code_for, read_plain
 
 FLAG_ATTRIBUTES = ("difficult", "truncated", "occluded")
 _OBJECT_TAG = re.compile(rb"<object[\s>]")
@@ -207,10 +207,10 @@ class _TreeObjects:
             self.position.append(position)
             self.index.append(index)
             self.coords.append(coords)
-            self.name_codes.append(_code(self._name_code, self.names, name))
+            self.name_codes.append(code_for(name, self._name_code, self.names))
             for flag, text in zip(FLAG_ATTRIBUTES, flags, strict=True):
                 codes = self.flag_codes[flag]
-                codes.append(_code(self._flag_code[flag], self.flag_texts[flag], text)
+                codes.append(code_for(text, self._flag_code[flag], self.flag_texts[flag])
                              if text else -1)
 
     def joined(self, plain: PlainVoc) -> dict[str, Any]:
@@ -240,13 +240,6 @@ def _by_appearance(codes: npt.NDArray[np.int64], values: list[str]
     renumber = np.empty(len(values), dtype=np.int32)
     renumber[ordered] = np.arange(len(ordered), dtype=np.int32)
     return [values[code] for code in ordered.tolist()], renumber
-
-
-def _code(code_of: dict[str, int], values: list[str], value: str) -> int:
-    code = code_of.setdefault(value, len(values))
-    if code == len(values):
-        values.append(value)
-    return code
 
 
 def _flag_attribute(codes: npt.NDArray[np.int64], texts: list[str], default: str | None,

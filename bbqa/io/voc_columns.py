@@ -339,6 +339,20 @@ def _numbers(scan: _Scan, tree: _Tree, element: IntArray) -> npt.NDArray[np.floa
     return values
 
 
+def code_for(value: str, code_of: dict[str, int], values: list[str]) -> int:
+    """The code of ``value`` in a growing dictionary (``values`` in code order, ``code_of``
+    its index), added at the end if new.
+
+    >>> values, code_of = ["car"], {"car": 0}
+    >>> code_for("bus", code_of, values), code_for("car", code_of, values), values
+    (1, 0, ['car', 'bus'])
+    """
+    code = code_of.setdefault(value, len(values))
+    if code == len(values):
+        values.append(value)
+    return code
+
+
 def _coded(scan: _Scan, tree: _Tree, element: IntArray, read: Callable[[str], str | None]
            ) -> tuple[IntArray, list[str]]:
     """Each element's text through ``read`` (decoded as the parser has it; called once per
@@ -354,9 +368,7 @@ def _coded(scan: _Scan, tree: _Tree, element: IntArray, read: Callable[[str], st
         # A text cut at MAX_TEXT may end inside a character: its file is handed on anyway.
         value = read(text.decode(errors="replace"))
         if value is not None:
-            recode[i] = code_of.setdefault(value, len(values))
-            if recode[i] == len(values):
-                values.append(value)
+            recode[i] = code_for(value, code_of, values)
     codes = np.full(len(element), -1, dtype=np.int64)
     codes[present] = recode[inverse]
     scan.reject(tree.files[element[present][(end - start) > MAX_TEXT]])
@@ -408,9 +420,7 @@ def read_plain(raws: list[bytes]) -> PlainVoc:
 def _recode(codes: IntArray, values: list[str], code_of: dict[str, int],
             merged: list[str]) -> IntArray:
     """``codes`` into ``values`` as codes into ``merged`` (extended as needed); -1 stays."""
-    mapping = np.array([code_of.setdefault(v, len(code_of)) for v in values] + [-1],
-                       dtype=np.int64)
-    merged.extend(list(code_of)[len(merged):])  # code_of keeps first-seen order
+    mapping = np.array([code_for(v, code_of, merged) for v in values] + [-1], dtype=np.int64)
     return mapping[codes]
 
 
