@@ -10,7 +10,8 @@ Example:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 def stem(name: str) -> str:
@@ -19,6 +20,16 @@ def stem(name: str) -> str:
         return ""
     dot = name.rfind(".")
     return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
+def listed(folder: Path, wanted: Callable[[str], bool]) -> list[str]:
+    """Paths (strings) of the files in ``folder`` whose name is ``wanted``, in name order.
+
+    scandir knows each entry's type from the directory listing: no stat per file.
+    """
+    with os.scandir(folder) as entries:
+        found = [(e.name, e.path) for e in entries if wanted(e.name) and e.is_file()]
+    return [full for _, full in sorted(found)]
 
 
 def read_bytes(path: str) -> bytes:

@@ -34,7 +34,7 @@ from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
-from bbqa.io.files import read_bytes, stem
+from bbqa.io.files import listed, read_bytes, stem
 from bbqa.io.sizes import index_images, read_header_size
 from bbqa.io.voc_columns import PlainVoc, code_for, read_plain
 
@@ -173,11 +173,7 @@ def _xml_paths(path: Path) -> list[str]:
     if path.is_file():
         return [str(path)]
     folder = path / "Annotations" if (path / "Annotations").is_dir() else path
-    # scandir knows each entry's type from the directory listing: no stat per file.
-    with os.scandir(folder) as entries:
-        found = [(e.name, e.path) for e in entries
-                 if os.path.splitext(e.name)[1].lower() == ".xml" and e.is_file()]
-    return [full for _, full in sorted(found)]
+    return listed(folder, lambda name: os.path.splitext(name)[1].lower() == ".xml")
 
 
 def xml_files(path: Path) -> list[Path]:

@@ -31,7 +31,7 @@ from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
-from bbqa.io.files import read_bytes
+from bbqa.io.files import listed, read_bytes
 from bbqa.io.files import stem as _stem
 from bbqa.io.sidefiles import read_text
 from bbqa.io.sizes import index_images, read_header_size, read_manifest
@@ -62,10 +62,7 @@ def _is_label(name: str) -> bool:
 
 def _label_files(folder: Path) -> list[str]:
     """Label files of a folder in name order, as path strings (no Path object per file)."""
-    # scandir knows each entry's type from the directory listing: no stat per file.
-    with os.scandir(folder) as entries:
-        found = [(e.name, e.path) for e in entries if _is_label(e.name) and e.is_file()]
-    return [full for _, full in sorted(found)]
+    return listed(folder, _is_label)
 
 
 def find_labels_folder(path: Path) -> Path:
@@ -172,8 +169,6 @@ def _parse_text(text: str, path: Path | str, n_classes: int, problems: list[Prob
         score = values[4] if count == 6 else float("nan")
         rows.append([float(number), float(cls), *values[:4], score])
     return rows
-
-
 
 
 def _parse_all(texts: list[str], n_classes: int
