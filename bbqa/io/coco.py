@@ -391,37 +391,34 @@ def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
     ``rows`` maps ids to rows, as a dict or as (sorted integer ids, their rows). A string
     never finds an integer id ("3" is not 3): ids are not coerced.
     """
+    table = rows if isinstance(rows, tuple) else _integer_table(rows)
     integers = isinstance(values, np.ndarray) or all(type(v) is int for v in values)
-    if isinstance(rows, tuple):
-        keys, positions = rows
-        if not integers:
-            rows = dict(zip(keys.tolist(), positions.tolist(), strict=True))
-    else:
-        if integers and all(type(k) is int for k in rows):
-            try:
-                keys = np.array(list(rows), dtype=np.int64)
-            except OverflowError:
-                integers = False
-            else:
-                positions = np.array(list(rows.values()), dtype=np.int64)
-                order = np.argsort(keys)
-                keys, positions = keys[order], positions[order]
+    if table is not None and integers:
+        keys, positions = table
+        try:
+            wanted = np.array(values, dtype=np.int64)
+        except OverflowError:
+            pass  # an id beyond int64 cannot be among int64 keys: the dict below says so
         else:
-            integers = False
-    if isinstance(rows, dict) and not integers:
-        return np.array([rows.get(v, -1) if type(v) is not bool else -1 for v in values],
-                        dtype=np.int64).reshape(-1)
-    try:
-        wanted = np.array(values, dtype=np.int64)
-    except OverflowError:  # an id beyond int64 cannot be among int64 keys
-        wanted_list = values.tolist() if isinstance(values, np.ndarray) else values
-        lookup = dict(zip(keys.tolist(), positions.tolist(), strict=True))
-        return np.array([lookup.get(v, -1) for v in wanted_list], dtype=np.int64).reshape(-1)
-    if not len(keys):
-        return np.full(len(values), -1, np.int64)
-    at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
-    result: npt.NDArray[np.int64] = np.where(keys[at] == wanted, positions[at], -1)
-    return result
+            if not len(keys):
+                return np.full(len(values), -1, np.int64)
+            at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
+            result: npt.NDArray[np.int64] = np.where(keys[at] == wanted, positions[at], -1)
+            return result
+    mapping = rows if isinstance(rows, dict) else dict(
+        zip(rows[0].tolist(), rows[1].tolist(), strict=True))
+    return np.array([mapping.get(v, -1) if type(v) is not bool else -1 for v in values],
+                    dtype=np.int64).reshape(-1)
+
+
+def _integer_table(rows: dict[CocoId, int]
+                   ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
+    """``rows`` as (sorted int64 ids, their rows), or None when an id is not such an integer."""
+    keys = _int64_ids(list(rows))
+    if keys is None:
+        return None
+    order = np.argsort(keys)
+    return keys[order], np.array(list(rows.values()), dtype=np.int64)[order]
 
 
 def _duplicates(ids: npt.NDArray[np.int64] | list[CocoId], path: Path, problems: list[Problem]
