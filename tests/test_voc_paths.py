@@ -81,24 +81,23 @@ number = st.one_of(
 flag = st.sampled_from([None, "", "0", "1", " 1 ", "true", "Yes", "maybe", "  "])
 
 
+# Other ways to write an element, each one the parser accepts or refuses.
+ODD_ELEMENTS = {
+    "attribute": '<{tag} a="1">{body}</{tag}>',
+    "spaced": "<{tag} >{body}</{tag}\n>",
+    "comment": "<{tag}><!-- c -->{body}</{tag}>",
+    "wrong end": "<{tag}>{body}</{tag}x>",
+    "empty": "<{tag}/>",
+    "unclosed": "<{tag}>{body}",
+}
+
+
 @st.composite
 def element(draw: st.DrawFn, tag: str, body: str) -> str:
     """``<tag>body</tag>``, now and then written another way the parser accepts or refuses."""
-    style = draw(st.sampled_from(["plain"] * 12 + ["attribute", "spaced", "comment",
-                                                   "wrong end", "empty", "unclosed"]))
-    if style == "attribute":
-        return f'<{tag} a="1">{body}</{tag}>'
-    if style == "spaced":
-        return f"<{tag} >{body}</{tag}\n>"
-    if style == "comment":
-        return f"<{tag}><!-- c -->{body}</{tag}>"
-    if style == "wrong end":
-        return f"<{tag}>{body}</{tag}x>"
-    if style == "empty":
-        return f"<{tag}/>"
-    if style == "unclosed":
-        return f"<{tag}>{body}"
-    return f"<{tag}>{body}</{tag}>"
+    style = draw(st.sampled_from(["plain"] * 12 + list(ODD_ELEMENTS)))
+    template = ODD_ELEMENTS.get(style, "<{tag}>{body}</{tag}>")
+    return template.format(tag=tag, body=body)
 
 
 @st.composite
