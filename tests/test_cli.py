@@ -293,6 +293,15 @@ def test_loading_alone_does_not_import_the_audit_pipeline() -> None:
     assert done.stdout.split() == ["False", "True", "audit"]
 
 
+def test_loading_does_not_import_rich() -> None:
+    """Loaders draw no display: Rich (tens of milliseconds to import) loads only for one."""
+    code = (f"import sys, bbqa; d = bbqa.load({str(DEMO / 'golden.json')!r}); "
+            "print(len(d.boxes) > 0, any(m.split('.')[0] == 'rich' for m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "False"]
+
+
 def test_inputs_are_only_read(tmp_path: Path) -> None:
     import hashlib
     import shutil

@@ -375,14 +375,14 @@ def _coded(scan: _Scan, tree: _Tree, element: IntArray, read: Callable[[str], st
     return codes, values
 
 
-def _check_encoding(raws: list[bytes], scan: _Scan) -> None:
+def _check_encoding(bodies: list[bytes], scan: _Scan) -> None:
     """Files with bytes beyond ASCII must be UTF-8 without the two non-characters XML
     forbids (U+FFFE, U+FFFF)."""
     if scan.joined.isascii():
         return
     high = np.unique(scan.file_of(np.flatnonzero(scan.data >= 0x80)))
     for file in high.tolist():
-        raw = raws[file]
+        raw = bodies[file]
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
