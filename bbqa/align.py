@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from bbqa.arrays import distinct
 from bbqa.dataset import Boxes, Dataset, IntArray, StrArray
 from bbqa.errors import InputError
 from bbqa.pairs_file import read_pairs
@@ -126,8 +127,8 @@ def align(golden: Dataset, batch: Dataset, key: ImageKey = ImageKey.AUTO) -> Ali
     classes += [c for c in batch.categories if c not in golden.categories]
     index = {name: i for i, name in enumerate(classes)}
     batch_class = np.array([index[c] for c in batch.categories], dtype=np.int32)
-    golden_used = set(np.unique(golden.boxes.category).tolist())
-    batch_used = set(np.unique(batch.boxes.category).tolist())
+    golden_used = set(distinct(golden.boxes.category).tolist())
+    batch_used = set(distinct(batch.boxes.category).tolist())
     golden_names = {golden.categories[i] for i in golden_used}
     batch_names = {batch.categories[i] for i in batch_used}
     return Alignment(

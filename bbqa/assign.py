@@ -26,6 +26,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
+from bbqa.arrays import distinct
+
 IndexArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
@@ -57,7 +59,7 @@ def best_assignment(
     np.maximum.at(n_rows, slot, row + 1)
     np.maximum.at(n_cols, slot, col + 1)
     size = np.maximum(n_rows, n_cols)
-    for k in np.unique(size).tolist():
+    for k in distinct(size).tolist():
         members = np.flatnonzero(size == k)
         edges = np.flatnonzero(size[slot] == k)
         local = np.searchsorted(members, slot[edges])

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment, ImageKey, align
+from bbqa.arrays import distinct
 from bbqa.dataset import Dataset, Level, Problem
 from bbqa.errors import BbqaError, InputError, NothingToCompareError, UsageError
 from bbqa.match import Matches, Outcome, match
@@ -252,7 +253,7 @@ def build_summary(result: AuditResult) -> dict[str, Any]:
             "golden": len(golden.images),
             "batch_labelings": len(batch.images),
             "audited_labelings": len(audited),
-            "audited_images": len(np.unique(alignment.labeling_to_golden[audited])),
+            "audited_images": len(distinct(alignment.labeling_to_golden[audited])),
             "not_delivered": len(alignment.not_delivered),
             "not_audited": len(alignment.not_audited),
             "size_mismatch": len(alignment.size_mismatch),

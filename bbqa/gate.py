@@ -31,6 +31,7 @@ from bbqa.match import Outcome
 from bbqa.metrics.breakdowns import ALL_CLASSES
 from bbqa.metrics.rows import SIZE_LABELS
 from bbqa.metrics.stats import (
+    linear_quantiles,
     mean_interval,
     normal_quantile,
     quantile_interval,
@@ -199,7 +200,7 @@ class _Evaluator:
     def quantile_check(self, name: str, ious: npt.NDArray[np.float64], p: float,
                        **context: Any) -> None:
         ordered = np.sort(ious)
-        value = float(np.quantile(ordered, p)) if len(ordered) else math.nan
+        value = float(linear_quantiles(ordered, [p])[0]) if len(ordered) else math.nan
         low, high = quantile_interval(ordered, p, self.confidence)
         self.add(name, value=value, low=low, high=high, n=len(ordered), **context)
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from bbqa import arrow_kernels as kernels
 from bbqa.auditing import AuditResult, Matched
 from bbqa.dataset import Boxes
 from bbqa.match import Outcome
@@ -62,8 +62,7 @@ def _lookup(names: list[str], index: npt.NDArray[np.int64]) -> pa.Array:
     indices = pa.array(np.asarray(index, dtype=np.int32), mask=index < 0)
     if not names:
         return pa.nulls(len(index), pa.string())
-    return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())
-                                          ).dictionary_decode()
+    return kernels.take(pa.array(names, pa.string()), indices)
 
 
 def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
@@ -74,7 +73,7 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
         # copy: the gather repeats golden ids once per labeling.
         if not len(values):
             return pa.nulls(len(index), pa.string())
-        return pa.array(values, pa.string()).take(pa.array(index, mask=~present))
+        return kernels.take(pa.array(values, pa.string()), pa.array(index, mask=~present))
     taken = values[np.where(present, index, 0)] if len(values) else np.zeros(len(index))
     return pa.array(taken, mask=~present)
 
@@ -82,7 +81,7 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
 def _gather_ids(boxes: Boxes, index: npt.NDArray[np.int64]) -> pa.Array:
     """The source ids of rows ``index`` as text (integer ids are cast by Arrow), null where
     ``index`` is negative."""
-    return _gather(boxes.ids, index).cast(pa.string())
+    return kernels.as_text(_gather(boxes.ids, index))
 
 
 def boxes_table(result: Matched | AuditResult) -> pa.Table:
@@ -237,9 +236,8 @@ def _native_boxes(result: AuditResult, side: str, index: npt.NDArray[np.int64],
                            (y2 - y1) / h), 6
     else:
         numbers, digits = (x1, y1, x2 - x1, y2 - y1), 2
-    texts = [pc.cast(pc.round(pa.array(v), digits), pa.string()) for v in numbers]
-    joined = pc.binary_join_element_wise(*texts, " ")
-    return pc.if_else(pa.array(index >= 0), joined, pa.scalar(None, pa.string()))
+    texts = [kernels.rounded_text(pa.array(v), digits) for v in numbers]
+    return kernels.text_or_null(pa.array(index >= 0), kernels.join(*texts, separator=" "))
 
 
 def _batch_format(result: AuditResult) -> str:
@@ -258,16 +256,18 @@ def _attribute_changes(result: AuditResult, r: npt.NDArray[np.int64]) -> pa.Arra
         b_code = np.where(flagged, ba.codes[np.maximum(b, 0)], -1)
         g_text = _lookup(list(ga.values), g_code.astype(np.int64))
         b_text = _lookup(list(ba.values), b_code.astype(np.int64))
-        differs = pc.and_kleene(pc.not_equal(g_text, b_text), pa.array(flagged))
-        text = pc.binary_join_element_wise(name + "=", g_text, " (was ", b_text, ")", "")
-        parts.append(pc.if_else(differs, text, pa.scalar(None, pa.string())))
+        differs = kernels.call("and_kleene", kernels.call("not_equal", g_text, b_text),
+                               pa.array(flagged))
+        text = kernels.join(name + "=", g_text, " (was ", b_text, ")")
+        parts.append(kernels.text_or_null(differs, text))
     if not parts:
         return pa.nulls(len(r), pa.string())
     joined = parts[0]
     for part in parts[1:]:
         # Both present: "a; b"; otherwise whichever is present (null_handling="skip" has
         # returned empty arrays for all-null inputs in some pyarrow versions).
-        joined = pc.coalesce(pc.binary_join_element_wise(joined, part, "; "), joined, part)
+        joined = kernels.call("coalesce", kernels.join(joined, part, separator="; "), joined,
+                              part)
     return joined
 
 
@@ -286,7 +286,7 @@ def corrections_table(result: AuditResult) -> pa.Table:
     changes = _attribute_changes(result, r)
 
     def text(*parts: Any) -> pa.Array:
-        return pc.binary_join_element_wise(*parts, "")
+        return kernels.join(*parts)
 
     actions = {
         "missing": text("draw missing ", golden_class, " at ", golden_box),
@@ -297,10 +297,9 @@ def corrections_table(result: AuditResult) -> pa.Table:
         "invalid": text("fix or delete invalid ", batch_class, " box ", batch_box),
     }
     kinds = pa.array(kind.astype(np.int32))
-    action = pc.case_when(
-        pc.make_struct(*[pc.equal(kinds, i) for i in range(len(DEFECT_TYPES))],
-                       field_names=list(DEFECT_TYPES)),
-        *[actions[d] for d in DEFECT_TYPES])
+    action = kernels.when([kernels.call("equal", kinds, pa.scalar(i, pa.int32()))
+                           for i in range(len(DEFECT_TYPES))],
+                          list(DEFECT_TYPES), [actions[d] for d in DEFECT_TYPES])
     fmt = _batch_format(result)
     return pa.table({
         "image": _gather(result.batch.images.key, labeling),

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from bbqa.arrays import distinct
 from bbqa.dataset import Dataset, Level
 from bbqa.errors import InputError
 from bbqa.gate import Check, Decision, GateResult, Verdict
@@ -53,7 +52,7 @@ def validate(batch: Dataset, expected_classes: Iterable[str] | None = None, *,
     checks = [_count_check("schema_errors", "findings", sum(p.count for p in errors),
                            Verdict.FAIL,
                            "; ".join(f"{p.location}: {p.message}" for p in errors[:3]))]
-    used = {batch.categories[c] for c in np.unique(batch.boxes.category).tolist()}
+    used = {batch.categories[c] for c in distinct(batch.boxes.category).tolist()}
     unknown: list[str] = []
     if expected_classes is not None:
         unknown = sorted(used - set(expected_classes))

@@ -307,3 +307,25 @@ def test_corrections_use_the_batch_convention(tmp_path: Any) -> None:
     assert found["missing"]["action"] == "draw missing dog at 61 61 70 70"
     assert found["loose"]["batch_box"] == "19 21 40 60"
     assert found["loose"]["golden_box"] == "11 21 40 60"
+
+
+def test_quantiles_and_median_are_numpys_bit_for_bit() -> None:
+    """Random sizes, ties, extremes and NaN, against np.quantile and np.median themselves."""
+    from bbqa.metrics.stats import linear_quantiles, median
+
+    rng = np.random.default_rng(7)
+    ps = [0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1 / 3, 0.999999]
+    for trial in range(600):
+        n = int(rng.integers(1, 60))
+        if trial % 3 == 0:
+            values = rng.integers(0, 4, n).astype(np.float64) / 3  # ties
+        else:
+            values = rng.random(n) * 10.0 ** rng.integers(-3, 4)
+        if trial % 50 == 0:
+            values[rng.integers(0, n)] = np.nan
+        expected = np.quantile(values, ps)
+        got = linear_quantiles(values, ps)
+        assert np.array_equal(got, expected, equal_nan=True), (values, got, expected)
+        assert got.tobytes() == expected.tobytes() or np.isnan(expected).all()
+        assert median(values) == np.median(values) or (
+            math.isnan(median(values)) and np.isnan(np.median(values)))

@@ -26,6 +26,7 @@ from bbqa.agreement.alpha import (
     unit_values,
 )
 from bbqa.agreement.pictures import Picture
+from bbqa.arrays import distinct
 from bbqa.dataset import Boxes, Dataset, Images
 from bbqa.metrics.rows import DEFAULT_DENSITY_BOUNDS, density_labels
 
@@ -122,7 +123,7 @@ def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence
             values = unit_values(build_units(picture.labelings, t), picture.labelings)
             per_picture[i] = picture_alpha(values, n_classes)
             majority = np.array([majority_class(v) for v in values], np.int64)
-            for c in np.unique(majority[majority != ABSENT]).tolist():
+            for c in distinct(majority[majority != ABSENT]).tolist():
                 per_class[i, c] = picture_alpha([v for v, k in zip(values, majority,
                                                                     strict=True) if k == c],
                                                 n_classes)
@@ -166,7 +167,7 @@ def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence
             if not len(alignment.audited):
                 continue
             m = match(da, db, alignment, t)
-            shared = np.unique(m.labeling)
+            shared = distinct(m.labeling)
             pair_pictures = [picture_index[k] for k in db.images.key[shared].tolist()]
             g_cls = np.where(m.golden >= 0, da.boxes.category[np.maximum(m.golden, 0)], -1)
             b_cls = np.where(m.batch >= 0, db.boxes.category[np.maximum(m.batch, 0)], -1)

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
+from bbqa.arrays import distinct
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem, encode_attribute
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -519,7 +520,7 @@ def _kept_attributes(attributes: dict[str, Attribute], rows: npt.NDArray[np.int6
     kept = {}
     for name, attribute in attributes.items():
         codes = attribute.codes[rows]
-        used = np.unique(codes[codes >= 0])
+        used = distinct(codes[codes >= 0])
         remap = np.full(len(attribute.values) + 1, -1, np.int32)
         remap[used] = np.arange(len(used), dtype=np.int32)
         kept[name] = Attribute(codes=remap[codes],

@@ -121,6 +121,8 @@ def read_with_arrow(raw: bytes, scene_field: str, annotator_field: str
     import pyarrow as pa
     import pyarrow.json as pajson
 
+    from bbqa import arrow_kernels as kernels
+
     # Arrow's reader neither validates UTF-8 nor rejects NaN literals; msgspec does both.
     if len(raw) >= 1 << 31 or not _is_utf8(raw):
         return None
@@ -146,7 +148,7 @@ def read_with_arrow(raw: bytes, scene_field: str, annotator_field: str
         column = table.column(name).combine_chunks()
         if column.null_count:
             return None
-        sections[name] = column.flatten()
+        sections[name] = kernels.list_values(column)
     if any(s.null_count for s in sections.values()):
         return None
     images = _images(sections["images"], scene_field, annotator_field)
@@ -236,6 +238,8 @@ def _flag(fields: dict[str, Any], key: str, n: int) -> npt.NDArray[np.bool_] | N
 def _annotations(struct: Any, annotator_field: str) -> AnnotationColumns | None:
     import pyarrow as pa
 
+    from bbqa import arrow_kernels as kernels
+
     fields = _fields(struct)
     n = len(struct)
     if n == 0:
@@ -252,7 +256,7 @@ def _annotations(struct: Any, annotator_field: str) -> AnnotationColumns | None:
     # Lengths straight from the list offsets.
     if bbox.null_count or (np.diff(bbox.offsets.to_numpy()) != 4).any():
         return None
-    coordinates = bbox.flatten()
+    coordinates = kernels.list_values(bbox)
     if coordinates.null_count:
         return None
     xywh = _finite(coordinates)
@@ -263,7 +267,7 @@ def _annotations(struct: Any, annotator_field: str) -> AnnotationColumns | None:
     if score_column is None or pa.types.is_null(score_column.type):
         score = np.full(n, np.nan)
     elif pa.types.is_int64(score_column.type) or pa.types.is_float64(score_column.type):
-        if _finite(score_column.drop_null()) is None:
+        if _finite(kernels.drop_null(score_column)) is None:
             return None
         # Nulls (no score) become NaN.
         score = np.asarray(score_column.to_numpy(zero_copy_only=False), dtype=np.float64)
@@ -304,14 +308,17 @@ def _attributes(column: Any, n: int) -> dict[str, Attribute] | None:
 def _attribute(column: Any) -> Attribute | None:
     import pyarrow as pa
 
+    from bbqa import arrow_kernels as kernels
+
     if pa.types.is_null(column.type):
         return Attribute(codes=np.full(len(column), -1, np.int32), values=())
     if not (pa.types.is_boolean(column.type) or pa.types.is_int64(column.type)
             or pa.types.is_float64(column.type) or pa.types.is_string(column.type)):
         return None
-    dictionary = column.dictionary_encode()
+    dictionary = kernels.dictionary_encode(column)
     distinct_values = dictionary.dictionary.to_pylist()
     if any(isinstance(v, float) and not np.isfinite(v) for v in distinct_values):
         return None
-    indices = dictionary.indices.fill_null(len(distinct_values)).to_numpy(zero_copy_only=False)
+    indices = kernels.fill_null(dictionary.indices, len(distinct_values)
+                                ).to_numpy(zero_copy_only=False)
     return attribute_from_distinct(indices, [attribute_text(v) for v in distinct_values])

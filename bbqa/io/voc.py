@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
+from bbqa.arrays import distinct
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -246,18 +247,18 @@ def _flag_attribute(codes: npt.NDArray[np.int64], texts: list[str], default: str
     ``None`` when no object has the flag; else the kept objects' values.
     """
     meaning = [_flag(text) or default for text in texts] + [default]  # code -1: the default
-    distinct = sorted({m for m in meaning if m is not None})
-    lookup = np.array([distinct.index(m) if m is not None else -1 for m in meaning],
+    values = sorted({m for m in meaning if m is not None})
+    lookup = np.array([values.index(m) if m is not None else -1 for m in meaning],
                       dtype=np.int32)
     per_object = lookup[codes]
     if not (per_object >= 0).any():
         return None
     kept = per_object[keep]
-    used = np.unique(kept[kept >= 0])
-    renumber = np.full(len(distinct), -1, dtype=np.int32)
+    used = distinct(kept[kept >= 0])
+    renumber = np.full(len(values), -1, dtype=np.int32)
     renumber[used] = np.arange(len(used), dtype=np.int32)
     return Attribute(codes=np.where(kept >= 0, renumber[kept], -1).astype(np.int32),
-                     values=tuple(distinct[u] for u in used.tolist()))
+                     values=tuple(values[u] for u in used.tolist()))
 
 
 @paused()

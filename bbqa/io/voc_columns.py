@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from bbqa.arrays import distinct
 from bbqa.io.decimals import WIDTH, read_decimals
 from bbqa.io.files import chunks
 
@@ -328,12 +329,12 @@ def _numbers(scan: _Scan, tree: _Tree, element: IntArray) -> npt.NDArray[np.floa
     # Everything else goes through float() once per distinct text.
     other = np.flatnonzero(~whole)
     texts, inverse = _texts(scan, start[other], end[other])
-    distinct = np.full(len(texts), np.nan)
+    parsed = np.full(len(texts), np.nan)
     for i, text in enumerate(texts):
         # A text cut at MAX_TEXT may end inside a character: UnicodeDecodeError, a ValueError.
         with contextlib.suppress(ValueError):
-            distinct[i] = float(text.decode())
-    read[other] = distinct[inverse]
+            parsed[i] = float(text.decode())
+    read[other] = parsed[inverse]
     values[present] = read
     scan.reject(tree.files[element[present][length > MAX_TEXT]])
     return values
@@ -380,7 +381,7 @@ def _check_encoding(bodies: list[bytes], scan: _Scan) -> None:
     forbids (U+FFFE, U+FFFF)."""
     if scan.joined.isascii():
         return
-    high = np.unique(scan.file_of(np.flatnonzero(scan.data >= 0x80)))
+    high = distinct(scan.file_of(np.flatnonzero(scan.data >= 0x80)))
     for file in high.tolist():
         raw = bodies[file]
         try:

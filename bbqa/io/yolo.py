@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
+from bbqa.arrays import distinct
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -186,7 +187,7 @@ def _parse_all(texts: list[str], n_classes: int
     present = counts > 0
     if not present.any():
         return np.zeros((0, 7)), np.zeros(0, np.int64)
-    widths = set(np.unique(counts[present]).tolist())
+    widths = set(distinct(counts[present]).tolist())
     if len(widths) > 1 or not widths <= {5, 6}:
         return None
     columns = widths.pop()

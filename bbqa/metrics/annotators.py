@@ -21,11 +21,19 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from bbqa.arrays import distinct
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.classes import iou_distribution
 from bbqa.metrics.rows import RowContext
-from bbqa.metrics.stats import holm_adjust, mean_interval, rate, student_t_sf, wilson_interval
+from bbqa.metrics.stats import (
+    holm_adjust,
+    mean_interval,
+    median,
+    rate,
+    student_t_sf,
+    wilson_interval,
+)
 
 UNKNOWN = "(unknown)"
 INSUFFICIENT = "insufficient data"
@@ -159,7 +167,7 @@ def annotator_tables(
     counts = np.bincount(annotator * _OUTCOMES + outcome,
                          minlength=n_names * _OUTCOMES).reshape(n_names, _OUTCOMES)
     n_labelings = int(matches.labeling.max()) + 1 if len(matches) else 1
-    pairs = np.unique(annotator * n_labelings + matches.labeling)
+    pairs = distinct(annotator * n_labelings + matches.labeling)
     images = np.bincount(pairs // n_labelings, minlength=n_names)
 
     matched = matches.outcome == Outcome.MATCHED
@@ -172,7 +180,7 @@ def annotator_tables(
     for a in range(n_names):
         mine = order[bounds[a]:bounds[a + 1]]
         if len(mine):
-            deviations[mine] = np.abs(matched_iou[mine] - np.median(matched_iou[mine]))
+            deviations[mine] = np.abs(matched_iou[mine] - median(matched_iou[mine]))
 
     present = [a for a in range(n_names) if counts[a].sum()]
     per_annotator: list[dict[str, object]] = []

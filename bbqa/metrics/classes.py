@@ -15,7 +15,7 @@ import numpy.typing as npt
 from bbqa.align import Alignment
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
-from bbqa.metrics.stats import rate
+from bbqa.metrics.stats import linear_quantiles, rate
 
 QUANTILES = {"iou_p10": 0.10, "iou_p25": 0.25, "iou_median": 0.50, "iou_p75": 0.75,
              "iou_p90": 0.90}
@@ -37,7 +37,7 @@ def iou_distribution(values: FloatArray) -> dict[str, float]:
         "iou_std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
         "iou_min": float(values.min()),
     }
-    quantiles = np.quantile(values, list(QUANTILES.values()))
+    quantiles = linear_quantiles(values, list(QUANTILES.values()))
     stats.update({name: float(q) for name, q in zip(QUANTILES, quantiles, strict=True)})
     return stats
 

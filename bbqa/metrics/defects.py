@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from bbqa.arrays import distinct
 from bbqa.dataset import Dataset
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.rows import RowContext
@@ -48,7 +49,7 @@ class ImageTable:
 
 def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTable:
     """Outcome and defect counts per labeling, most defects first."""
-    labelings = np.unique(matches.labeling).astype(np.int64)
+    labelings = distinct(matches.labeling).astype(np.int64)
     slot = np.searchsorted(labelings, matches.labeling)
     n = len(labelings)
 

@@ -1,0 +1,80 @@
+"""bbqa.arrow_kernels against pyarrow.compute, the wrappers it avoids importing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from bbqa import arrow_kernels as kernels
+from tests.conftest import ROOT
+
+NUMBERS = pa.array([0.125, 2.5, -1.005, 1e-7, 123456.789, None, 3.0])
+TEXTS = pa.array(["a", None, "b", "", "é", "c", None])
+
+
+def test_take_and_text_match_pyarrow_compute() -> None:
+    indices = pa.array([2, None, 0, 6, 4], pa.int32())
+    assert kernels.take(TEXTS, indices).equals(pc.take(TEXTS, indices))
+    ids = pa.array([7, -3, None, 2**62])
+    assert kernels.as_text(ids).equals(pc.cast(ids, pa.string()))
+    for digits in (0, 2, 6):
+        expected = pc.cast(pc.round(NUMBERS, digits), pa.string())
+        assert kernels.rounded_text(NUMBERS, digits).equals(expected)
+    # Half to even, as the corrections file has always written boxes.
+    assert kernels.rounded_text(pa.array([0.5, 1.5, 2.5]), 0).to_pylist() == ["0", "2", "2"]
+
+
+def test_join_when_and_nulls_match_pyarrow_compute() -> None:
+    other = pa.array(["x", "y", None, "z", "w", "v", "u"])
+    assert kernels.join("<", TEXTS, "|", other, ">").equals(
+        pc.binary_join_element_wise("<", TEXTS, "|", other, ">", ""))
+    assert kernels.join(TEXTS, other, separator="; ").equals(
+        pc.binary_join_element_wise(TEXTS, other, "; "))
+    flags = pa.array([True, False, None, True, False, True, False])
+    assert kernels.text_or_null(flags, other).equals(
+        pc.if_else(flags, other, pa.scalar(None, pa.string())))
+    kinds = pa.array([0, 1, 2, 1, 0, 2, 5], pa.int32())
+    conditions = [pc.equal(kinds, i) for i in range(3)]
+    expected = pc.case_when(pc.make_struct(*conditions, field_names=["a", "b", "c"]),
+                            TEXTS, other, TEXTS)
+    assert kernels.when(conditions, ["a", "b", "c"], [TEXTS, other, TEXTS]).equals(expected)
+
+
+def test_encoding_helpers_match_pyarrow_compute() -> None:
+    lists = pa.array([[1.0, 2.0], [], None, [3.0]]).slice(1)
+    assert kernels.list_values(lists).equals(pc.list_flatten(lists))
+    encoded = kernels.dictionary_encode(TEXTS)
+    assert encoded.equals(TEXTS.dictionary_encode())
+    assert kernels.fill_null(encoded.indices, 9).equals(pc.fill_null(encoded.indices, 9))
+    assert kernels.drop_null(NUMBERS).equals(pc.drop_null(NUMBERS))
+
+
+def _modules_loaded_by_audit(*options: str) -> list[str]:
+    demo = ROOT / "fixtures" / "demo"
+    args = ["audit", str(demo / "batch.json"), "--golden", str(demo / "golden.json"),
+            "--quiet", *options]
+    code = (
+        "import sys\n"
+        "from bbqa.cli import app\n"
+        "try:\n"
+        f"    app({args!r}, standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in ('pyarrow.compute', 'numpy.ma') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    loaded: list[str] = eval(done.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_an_audit_does_not_import_pyarrow_compute_or_numpy_ma(tmp_path: Path) -> None:
+    """Both cost start-up time (about 30 and 8 ms) that a short audit notices. numpy.ma
+    loads once numpy arrays become Arrow arrays (pyarrow checks for masked arrays), so only
+    an audit without output files avoids it."""
+    assert _modules_loaded_by_audit() == []
+    assert _modules_loaded_by_audit("--out", str(tmp_path)) == ["numpy.ma"]
+    assert (tmp_path / "corrections.csv").stat().st_size > 0
