@@ -70,8 +70,8 @@ def _stems(keys: StrArray) -> list[str]:
 
 
 def _has_extensions(keys: StrArray) -> bool:
-    ends = np.char.str_len(keys) - 1
-    return bool(len(keys)) and bool(np.all(np.char.find(keys, ".", 1, ends) >= 0))
+    ends = np.strings.str_len(keys) - 1
+    return bool(len(keys)) and bool(np.all(np.strings.find(keys, ".", 1, ends) >= 0))
 
 
 def resolve_key_mode(golden: Dataset, batch: Dataset, mode: ImageKey) -> ImageKey:
