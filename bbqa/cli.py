@@ -4,8 +4,8 @@ Exit codes (README, "Exit codes"): 0 evaluated; 1 the batch cannot be read at al
 error, golden set unreadable or invalid, no image in common, I/O error; 3 internal error.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: Typer reads every command's signature on
+# every run, and string annotations cost it an eval and a compile each (7 ms a start-up).
 import contextlib
 import os
 import sys
@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from bbqa import __version__
 from bbqa.align import ImageKey
@@ -30,12 +29,13 @@ from bbqa.io import Format
 from bbqa.io.writers import WriteFormat
 from bbqa.policy import Policy
 from bbqa.report.ci import ReportFormat, parse_report
-from bbqa.report.terminal import DEFAULT_SECTIONS, Section
+from bbqa.report.sections import DEFAULT_SECTIONS, Section
 
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+
 
 class FailOn(StrEnum):
     """Which verdicts fail the gate."""
@@ -68,7 +68,7 @@ def _root(
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"bbqa: error: {message}",
+    _console(stderr=True, highlight=False, soft_wrap=True).print(f"bbqa: error: {message}",
                                                                 markup=False)
     raise typer.Exit(code)
 
@@ -354,7 +354,7 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     if not request.quiet:
         from bbqa.report.terminal import render, render_gate
 
-        console = Console(soft_wrap=False, width=_width(), stderr=bool(request.reports))
+        console = _console(soft_wrap=False, width=_width(), stderr=bool(request.reports))
         render(result, console, request.sections)
         if gate is not None:
             render_gate(gate, console)
@@ -463,7 +463,7 @@ def validate(
                                        for p in batch]}
         emit_reports(reports, summary, gate)
         if not quiet:
-            console = Console(soft_wrap=False, width=_width(), stderr=bool(reports))
+            console = _console(soft_wrap=False, width=_width(), stderr=bool(reports))
             render_validation(summary, gate, found, console)
         if not gate.success:
             return EXIT_OK if exit_zero else EXIT_FAIL
@@ -565,7 +565,7 @@ def agree(
         if out is not None:
             write_agreement(result, out)
         if not quiet:
-            render_agreement(result, Console(soft_wrap=False, width=_width()))
+            render_agreement(result, _console(soft_wrap=False, width=_width()))
         if gate_policy is not None and result.flagged:
             return EXIT_FAIL
         return EXIT_OK
@@ -609,7 +609,7 @@ def consensus(
                          {out.name: partial(_write_text, text)})
         if not quiet:
             kept = len(document["annotations"])
-            Console(stderr=True, soft_wrap=True).print(f"bbqa consensus: {kept} boxes on "
+            _console(stderr=True, soft_wrap=True).print(f"bbqa consensus: {kept} boxes on "
                                        f"{len(document['images'])} pictures written to {out}")
         return EXIT_OK
 
@@ -643,7 +643,7 @@ def convert(
         errors = [p for p in dataset.problems if p.level.value == "error"]
         dropped = WRITERS[to](dataset, out)
         if not quiet:
-            console = Console(stderr=True, highlight=False, soft_wrap=True)
+            console = _console(stderr=True, highlight=False, soft_wrap=True)
             console.print(f"bbqa convert: {len(dataset.boxes) - dropped} boxes on "
                           f"{len(dataset.images)} images written to {out} ({to.value})")
             if dropped:
@@ -690,6 +690,13 @@ def policy_init(
         return EXIT_OK
 
     run_guarded(run, debug)
+
+
+def _console(**options: Any) -> Any:
+    """A Rich console; Rich is imported here, so a quiet run never loads it (20 ms)."""
+    from rich.console import Console
+
+    return Console(**options)
 
 
 def _width() -> int | None:

@@ -77,12 +77,13 @@ class Stages:
 
     def __init__(self, enabled: bool, console: Console | None = None,
                  profile: bool = False) -> None:
-        if console is None:
+        if console is None and (enabled or profile):
+            # Only a display or a profile table needs Rich: a quiet run never imports it.
             from rich.console import Console
 
             console = Console(stderr=True)
         self._console = console
-        self._enabled = enabled and self._console.is_terminal
+        self._enabled = enabled and console is not None and console.is_terminal
         self._progress: Progress | None = None
         self._task: TaskID | None = None
         self._profile = profile
@@ -155,4 +156,5 @@ class Stages:
                 _, total, unit = self.counted.get(name, (0, 0, ""))
                 table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
             table.add_row("total", f"{sum(s for _, s in self.timings):.3f}", "")
+            assert self._console is not None  # made in __init__ for a profile
             self._console.print(table)

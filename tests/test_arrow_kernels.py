@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from bbqa import arrow_kernels as kernels
-from tests.conftest import ROOT
 
 NUMBERS = pa.array([0.125, 2.5, -1.005, 1e-7, 123456.789, None, 3.0])
 TEXTS = pa.array(["a", None, "b", "", "é", "c", None])
@@ -51,30 +46,3 @@ def test_encoding_helpers_match_pyarrow_compute() -> None:
     assert encoded.equals(TEXTS.dictionary_encode())
     assert kernels.fill_null(encoded.indices, 9).equals(pc.fill_null(encoded.indices, 9))
     assert kernels.drop_null(NUMBERS).equals(pc.drop_null(NUMBERS))
-
-
-def _modules_loaded_by_audit(*options: str) -> list[str]:
-    demo = ROOT / "fixtures" / "demo"
-    args = ["audit", str(demo / "batch.json"), "--golden", str(demo / "golden.json"),
-            "--quiet", *options]
-    code = (
-        "import sys\n"
-        "from bbqa.cli import app\n"
-        "try:\n"
-        f"    app({args!r}, standalone_mode=False)\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print(sorted(m for m in ('pyarrow.compute', 'numpy.ma') if m in sys.modules))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    loaded: list[str] = eval(done.stdout.strip().splitlines()[-1])
-    return loaded
-
-
-def test_an_audit_does_not_import_pyarrow_compute_or_numpy_ma(tmp_path: Path) -> None:
-    """Both cost start-up time (about 30 and 8 ms) that a short audit notices. numpy.ma
-    loads once numpy arrays become Arrow arrays (pyarrow checks for masked arrays), so only
-    an audit without output files avoids it."""
-    assert _modules_loaded_by_audit() == []
-    assert _modules_loaded_by_audit("--out", str(tmp_path)) == ["numpy.ma"]
-    assert (tmp_path / "corrections.csv").stat().st_size > 0

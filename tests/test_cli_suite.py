@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bbqa.cli import app
-from bbqa.report.terminal import Section
+from bbqa.report.sections import Section
 from tests.conftest import ROOT
 
 DEMO = ROOT / "fixtures" / "demo"

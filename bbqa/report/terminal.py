@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -23,6 +22,7 @@ from bbqa.dataset import Level, Problem
 from bbqa.gate import GateResult, Verdict
 from bbqa.metrics.breakdowns import ALL_CLASSES
 from bbqa.metrics.hygiene import HygieneFinding
+from bbqa.report.sections import DEFAULT_SECTIONS, Section
 
 _BARS = " ▁▂▃▄▅▆▇█"
 # How many golden warnings and batch findings are printed before the rest is summarised.
@@ -132,23 +132,6 @@ def problems_text(title: str, problems: Sequence[Problem]) -> Text:
     return text
 
 
-class Section(StrEnum):
-    """Parts of the terminal report; ``--show`` picks them."""
-
-    SUMMARY = "summary"
-    CLASSES = "classes"
-    BREAKDOWNS = "breakdowns"
-    CONFUSION = "confusion"
-    ANNOTATORS = "annotators"
-    ATTRIBUTES = "attributes"
-    HYGIENE = "hygiene"
-    IMAGES = "images"
-    FINDINGS = "findings"
-    ALL = "all"
-
-
-DEFAULT_SECTIONS = (Section.SUMMARY, Section.CLASSES, Section.BREAKDOWNS, Section.ANNOTATORS,
-                    Section.ATTRIBUTES, Section.HYGIENE, Section.FINDINGS)
 # Rows of the breakdown and confusion sections shown by default.
 TOP_CELLS = 8
 
