@@ -127,14 +127,25 @@ def _counts(row: npt.NDArray[np.int64]) -> dict[str, int]:
     return counts
 
 
-def _rates(row: dict[str, object], counts: dict[str, int]) -> None:
-    for kind, denominator in (("missing", "golden"), ("wrong_class", "golden"),
-                              ("extra", "judged")):
-        k, n = counts[kind], counts[denominator]
-        low, high = wilson_interval(np.array([k]), np.array([n]))
-        row[f"{kind}_rate"] = float(rate(np.array([k]), np.array([n]))[0])
-        row[f"{kind}_low"] = float(low[0])
-        row[f"{kind}_high"] = float(high[0])
+def _rate_columns(counts: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
+    """Missing, wrong-class and extra rates with their Wilson bounds, for every row of an
+    outcome-count matrix at once (columns indexed by Outcome)."""
+    matched, wrong = counts[:, Outcome.MATCHED], counts[:, Outcome.WRONG_CLASS]
+    golden = matched + counts[:, Outcome.MISSING] + wrong
+    judged = matched + wrong + counts[:, Outcome.EXTRA]
+    columns: dict[str, FloatArray] = {}
+    for kind, k, n in (("missing", counts[:, Outcome.MISSING], golden),
+                       ("wrong_class", wrong, golden),
+                       ("extra", counts[:, Outcome.EXTRA], judged)):
+        low, high = wilson_interval(k, n)
+        columns[f"{kind}_rate"], columns[f"{kind}_low"], columns[f"{kind}_high"] = (
+            rate(k, n), low, high)
+    return columns
+
+
+def _rates(row: dict[str, object], columns: dict[str, FloatArray], index: int) -> None:
+    for name, values in columns.items():
+        row[name] = float(values[index])
 
 
 def _iou_columns(row: dict[str, object], ious: FloatArray) -> None:
@@ -183,6 +194,7 @@ def annotator_tables(
             deviations[mine] = np.abs(matched_iou[mine] - median(matched_iou[mine]))
 
     present = [a for a in range(n_names) if counts[a].sum()]
+    annotator_rates = _rate_columns(counts)
     per_annotator: list[dict[str, object]] = []
     for a in present:
         mine = order[bounds[a]:bounds[a + 1]]
@@ -193,7 +205,7 @@ def annotator_tables(
             **{k: named[k] for k in ("boxes", "golden", "matched", "missing", "wrong_class",
                                      "extra", "ignored", "invalid")},
         }
-        _rates(row, named)
+        _rates(row, annotator_rates, a)
         _iou_columns(row, matched_iou[mine])
         n = len(mine)
         intervals = {m: mean_interval(bias[m][mine]) for m in BIAS_MEASURES}
@@ -222,6 +234,7 @@ def annotator_tables(
                               ).reshape(n_names * n_classes, _OUTCOMES)
     matched_cell = matched_annotator * n_classes + matched_class
     cell_order, cell_bounds = _slices(matched_cell, n_names * n_classes)
+    cell_rates = _rate_columns(cell_counts)
     per_class: list[dict[str, object]] = []
     for c in np.flatnonzero(cell_counts.sum(axis=1)).tolist():
         a, k = divmod(c, n_classes)
@@ -230,7 +243,7 @@ def annotator_tables(
         row = {"annotator": names[a], "class": classes[k],
                **{key: named[key] for key in ("boxes", "golden", "matched", "missing",
                                               "wrong_class", "extra")}}
-        _rates(row, named)
+        _rates(row, cell_rates, c)
         _iou_columns(row, matched_iou[mine])
         row["looseness_mean"] = float(bias["looseness"][mine].mean()) if len(mine) else math.nan
         per_class.append(row)
