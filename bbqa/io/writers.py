@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from collections.abc import Callable
 from enum import StrEnum
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +84,8 @@ def coco_document(dataset: Dataset) -> dict[str, Any]:
 
 
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
         temp = Path(f.name)
@@ -98,6 +98,8 @@ def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
 
 def _atomic_folder(path: Path, write: Callable[[Path], None]) -> None:
     """Build the folder beside its destination and move it into place when complete."""
+    import tempfile
+
     if path.exists() and any(path.iterdir()):
         raise WriteError(f"{path} exists and is not empty; expected a new folder")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +170,7 @@ def write_voc(dataset: Dataset, path: Path) -> int:
 
     Crowd regions have no VOC form: they are left out and counted in the return value.
     """
+    from html import escape  # imported on use, like tempfile: an audit never needs them
     _one_file_per_image(dataset, "VOC")
     images, b = dataset.images, dataset.boxes
     offsets = dataset.image_offsets()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from html import escape
 from typing import Any
 
 from bbqa.gate import Check, GateResult, Verdict
@@ -20,6 +19,8 @@ from bbqa.gate import Check, GateResult, Verdict
 
 def quoteattr(text: str) -> str:
     """An XML attribute value in double quotes (html.escape: xml.sax would import urllib)."""
+    from html import escape  # imported on use: most runs write no XML
+
     return f'"{escape(text, quote=True)}"'
 
 
@@ -51,6 +52,7 @@ def render_json(summary: Mapping[str, Any], gate: GateResult | None) -> str:
 
 def render_junit(summary: Mapping[str, Any], gate: GateResult | None) -> str:
     """One JUnit testcase per check; failures as <failure>, warnings and skips as <skipped>."""
+    from html import escape
     checks = gate.checks if gate is not None else ()
     failures = sum(c.verdict == Verdict.FAIL for c in checks)
     skipped = sum(c.verdict in (Verdict.WARN, Verdict.SKIP) for c in checks)
