@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ from bbqa.metrics.defects import DEFECT_TYPES, ImageTable, image_table
 from bbqa.metrics.hygiene import HYGIENE_CHECKS, HygieneFinding, hygiene
 from bbqa.metrics.rows import DEFAULT_DENSITY_BOUNDS, RowContext, row_context
 from bbqa.metrics.stats import rate, wilson_interval
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # Bumped when a key of summary.json changes meaning or disappears; new keys do not bump it.
 SUMMARY_SCHEMA_VERSION = 1
@@ -405,19 +408,16 @@ def load_pair(
     :data:`PARALLEL_LOAD_BYTES`. ``size`` is their :func:`input_bytes` when the caller has
     measured it already (a folder of many files takes a while to measure).
     """
-    from concurrent.futures import Executor, Future
-
+    from bbqa.background import Task
     from bbqa.dataset import merge
 
-    future: Future[Dataset] | None = None
-    pool: Executor | None = None
+    beside: Task[Dataset] | Future[Dataset] | None = None
+    thread: Task[Dataset] | None = None
+    pool: ProcessPoolExecutor | None = None
     if (os.cpu_count() or 1) > 1:
         if _parse_without_the_gil(paths):
-            from concurrent.futures import ThreadPoolExecutor
-
             # A thread costs nothing to start: worth it whatever the size.
-            pool = ThreadPoolExecutor(1)
-            future = pool.submit(golden_loader)
+            beside = thread = Task(golden_loader)
         elif (size if size is not None else input_bytes(paths)) > PARALLEL_LOAD_BYTES:
             import multiprocessing
             import threading
@@ -428,7 +428,7 @@ def load_pair(
             # cost of the child's imports.
             method = "fork" if threading.active_count() == 1 else "spawn"
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context(method))
-            future = pool.submit(_in_worker, golden_loader)
+            beside = pool.submit(_in_worker, golden_loader)
     try:
         batches = []
         for loader in batch_loaders:
@@ -437,10 +437,12 @@ def load_pair(
             except InputError as exc:
                 raise exc.with_role("batch") from exc
         try:
-            golden = future.result() if future is not None else golden_loader()
+            golden = beside.result() if beside is not None else golden_loader()
         except InputError as exc:
             raise exc.with_role("golden") from exc
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if thread is not None:
+            thread.wait()  # a failed batch load still returns only once the thread is done
     return golden, merge(batches)

@@ -288,12 +288,12 @@ class AuditRequest:
 
 
 def _audit(request: AuditRequest, options: AuditOptions) -> int:
-    from concurrent.futures import ThreadPoolExecutor
     from contextlib import ExitStack
 
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
     from bbqa.auditing import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
+    from bbqa.background import Task
     from bbqa.inputs import describe_inputs
     from bbqa.policy import load_policy
     from bbqa.progress import Stages
@@ -329,9 +329,8 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
                 outputs = stack.enter_context(StagedOutputs(request.out))
             # Fingerprinting reads every input again (half a second at a million boxes);
             # hashlib releases the GIL, so it runs on the other core while the audit computes.
-            fingerprinting = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-            fingerprints = fingerprinting.submit(describe_inputs, request.golden_path,
-                                                 request.batch_paths)
+            fingerprints = Task(partial(describe_inputs, request.golden_path,
+                                        request.batch_paths))
             # boxes.parquet, the biggest file, is written while the summaries are computed.
             result = audit(golden, batch, options, on_stage=stage,
                            on_matched=partial(start_boxes, outputs) if outputs is not None

@@ -18,12 +18,12 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bbqa.background import Task, Workers
 from bbqa.errors import BbqaError
 
 Writer = Callable[[Path], Any]
@@ -54,8 +54,8 @@ class StagedOutputs:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._staged: list[tuple[Path, Path, Future[Any]]] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._staged: list[tuple[Path, Path, Task[Any]]] = []
+        self._pool: Workers | None = None
         self._created_folder = False
 
     def __enter__(self) -> StagedOutputs:
@@ -70,7 +70,7 @@ class StagedOutputs:
             except OSError as exc:
                 raise OutputError(f"cannot create output folder {self.folder}: "
                                   f"{exc.strerror or exc}") from exc
-            self._pool = ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1))
+            self._pool = Workers(min(2, os.cpu_count() or 1))
         try:
             handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
                                                  dir=self.folder)
@@ -78,7 +78,7 @@ class StagedOutputs:
             raise OutputError(f"cannot write to {self.folder}: {exc.strerror or exc}") from exc
         os.close(handle)
         temp = Path(temp_name)
-        self._staged.append((temp, self.folder / name, self._pool.submit(writer, temp)))
+        self._staged.append((temp, self.folder / name, self._pool.submit(partial(writer, temp))))
 
     def commit(self) -> list[Path]:
         """Wait for every writer, then rename all files into place; their final paths."""
@@ -100,7 +100,7 @@ class StagedOutputs:
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown()
         for temp, _, _ in self._staged:
             temp.unlink(missing_ok=True)
         if self._staged and self._created_folder:
