@@ -15,28 +15,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bbqa.dataset import Boxes, Dataset, Images
-from bbqa.errors import BbqaError, InputError, UsageError
-from bbqa.io import Format, load
-
 if TYPE_CHECKING:
     from bbqa.auditing import AuditOptions, AuditResult, audit
+    from bbqa.dataset import Boxes, Dataset, Images
+    from bbqa.errors import BbqaError, InputError, UsageError
+    from bbqa.io import Format, load
 
 __version__ = "0.1.0"
 
-# The audit pipeline imports every metric module: loaded on first use, so that a script that
-# only loads files starts faster.
-_LAZY = frozenset({"AuditOptions", "AuditResult", "audit"})
+# Every name is imported on first use: ``import bbqa`` alone loads nothing heavy, so the
+# console script can start before numpy and the audit pipeline load (see bbqa.console), and a
+# script that only loads files never imports the metric modules.
+_HOME = {
+    "AuditOptions": "bbqa.auditing", "AuditResult": "bbqa.auditing", "audit": "bbqa.auditing",
+    "Boxes": "bbqa.dataset", "Dataset": "bbqa.dataset", "Images": "bbqa.dataset",
+    "BbqaError": "bbqa.errors", "InputError": "bbqa.errors", "UsageError": "bbqa.errors",
+    "Format": "bbqa.io", "load": "bbqa.io",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from bbqa import auditing
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'bbqa' has no attribute {name!r}")
+    import importlib
 
-        value = getattr(auditing, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'bbqa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuditOptions",

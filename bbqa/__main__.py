@@ -1,5 +1,5 @@
 """``python -m bbqa`` runs the command-line interface."""
 
-from bbqa.cli import main
+from bbqa.console import main
 
 main()

@@ -302,6 +302,30 @@ def test_loading_does_not_import_rich() -> None:
     assert done.stdout.split() == ["True", "False"]
 
 
+def test_console_entry_runs_the_command_with_the_collector_on(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bbqa.console holds the garbage collector only while the modules load."""
+    import gc
+
+    from bbqa import cli, console
+
+    seen: list[bool] = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.isenabled()))
+    try:
+        console.main()
+        assert seen == [True] and gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    code = ("import sys, bbqa; heavy = sorted(m for m in ('numpy', 'pyarrow', 'typer') "
+            "if m in sys.modules); print(heavy, bbqa.Dataset.__name__, bbqa.load.__module__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["[]", "Dataset", "bbqa.io"]
+
+
 def test_commands_carry_real_annotations() -> None:
     """Typer reads every command's signature on every run; string annotations (a
     ``from __future__ import annotations`` in cli.py) cost it an eval and a compile each."""
