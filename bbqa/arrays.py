@@ -28,3 +28,21 @@ def distinct(values: npt.NDArray[_T]) -> npt.NDArray[_T]:
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return ordered[first]
+
+
+def decimal_texts(values: npt.NDArray[np.integer]) -> npt.NDArray[np.str_]:
+    """Non-negative integers as decimal text (``values.astype(str)``).
+
+    Line and object numbers are small and repeat: their texts are made once each and
+    gathered, ten times faster than numpy's integer-to-text cast, which is used for large
+    values.
+
+    >>> decimal_texts(np.array([3, 10, 3])).tolist()
+    ['3', '10', '3']
+    """
+    largest = int(values.max()) if values.size else 0
+    if values.size and values.min() >= 0 and largest <= max(1024, values.size):
+        texts = np.array([str(n) for n in range(largest + 1)])
+        gathered: npt.NDArray[np.str_] = texts[values]
+        return gathered
+    return values.astype(np.str_)

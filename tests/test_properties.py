@@ -240,3 +240,11 @@ def test_duplicate_pairs_equal_a_brute_force_loop(scene: tuple[list[Row], list[R
            zip(first.tolist(), second.tolist(), iou.tolist(), strict=True)}
     assert got == expected
     assert len(first) == len(expected), "each pair once"
+
+
+@given(st.lists(st.integers(0, 5000), max_size=300))
+def test_decimal_texts_match_numpys_cast(numbers: list[int]) -> None:
+    from bbqa.arrays import decimal_texts
+
+    values = np.array(numbers, dtype=np.int64)
+    assert decimal_texts(values).tolist() == [str(n) for n in numbers]

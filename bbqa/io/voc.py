@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
-from bbqa.arrays import distinct
+from bbqa.arrays import decimal_texts, distinct
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -350,7 +350,7 @@ def load(path: Path, *, images: Path | None = None) -> Dataset:
         if attribute is not None:
             attributes[flag] = attribute
     object_prefix = np.asarray([f"{file}#" for file in files], dtype=np.str_)
-    box_sources = np.strings.add(object_prefix[object_file[keep]], index[keep].astype(np.str_))
+    box_sources = np.strings.add(object_prefix[object_file[keep]], decimal_texts(index[keep]))
     boxes = Boxes.build(
         image=image_index[keep], category=category_of[objects["name_codes"][keep]],
         x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
-from bbqa.arrays import distinct
+from bbqa.arrays import decimal_texts, distinct
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -318,7 +318,7 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     y2 = (cy + bh / 2) * h_img
     keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, box_source)
     problems += repoint(geo, keep)
-    source_array = np.strings.add(row_prefix[image_of_row[keep]], line_of_row[keep].astype(np.str_))
+    source_array = np.strings.add(row_prefix[image_of_row[keep]], decimal_texts(line_of_row[keep]))
     boxes = Boxes.build(
         image=image_index[keep], category=table[keep, 2].astype(np.int32),
         x1=x1[keep], y1=y1[keep], x2=x2[keep], y2=y2[keep],
