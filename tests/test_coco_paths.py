@@ -253,3 +253,35 @@ def test_duplicate_image_ids_name_the_first_repeat(ids: list[Any], tmp_path: Pat
     with pytest.raises(InputError) as error:
         coco.load(path)
     assert expected[0] in str(error.value) and expected[1] in str(error.value)
+
+
+def test_big_files_are_mapped_and_checked_as_utf8_across_pieces(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file the Arrow reader takes is memory-mapped, not read; its UTF-8 check works on the
+    map in 8 MB pieces, with a character split between two pieces."""
+    import mmap
+
+    from bbqa.io.coco_columns import _is_utf8
+
+    piece = 1 << 23
+    for name, body, valid in (
+            ("split", b"a" * (piece - 1) + "é".encode() + b"z", True),
+            ("ascii-then-bad", b"a" * piece + b"\xff", False),
+            ("cut-at-end", b"a" * (piece - 1) + "é".encode()[:1], False),
+            ("bad-then-ascii", b"\xc3(" + b"a" * piece, False)):
+        path = tmp_path / name
+        path.write_bytes(body)
+        monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
+        mapped = coco._contents(path)
+        assert isinstance(mapped, mmap.mmap) and mapped[:] == body
+        monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1 << 62)
+        read = coco._contents(path)
+        assert isinstance(read, bytes) and read == body
+        for raw in (mapped, read):
+            assert _is_utf8(raw) is valid, name
+        # The check agrees with Python's own decoder.
+        try:
+            body.decode("utf-8")
+            assert valid
+        except UnicodeDecodeError:
+            assert not valid
