@@ -7,6 +7,12 @@ two seconds of system time at 850,000 boxes a set. Keeping freed memory in the p
 reuse removes most of it; peak memory is about the same, since the memory is reused rather
 than added to.
 
+Transparent huge pages are turned off for the process too. Where the system hands them out on
+request (numpy and Arrow ask for them on big allocations), a fault on one may first compact
+memory to find 2 MB free; on this project's machine that made the system time of an 850,000-box
+audit swing between 1 and 2 s, and turning them off made the run 0.4 s faster and steady
+(more, smaller page faults, each cheap).
+
 Only the command line calls this, and only for big inputs: a library must not change its host
 process's allocator.
 
@@ -20,6 +26,8 @@ from __future__ import annotations
 import ctypes
 import sys
 
+# prctl option (linux/prctl.h): no transparent huge pages for this process.
+_PR_SET_THP_DISABLE = 41
 # mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
@@ -28,11 +36,15 @@ _LARGEST = 2**31 - 1  # mallopt takes a C int
 
 
 def tune_allocator() -> bool:
-    """Keep freed memory for reuse (glibc only); ``True`` if the settings were applied."""
+    """Keep freed memory for reuse and take no transparent huge pages (Linux; the first needs
+    glibc); ``True`` if the malloc settings were applied."""
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL("libc.so.6")
+        libc = ctypes.CDLL(None)
+        # Linux 3.15 and later; an older kernel refuses it and keeps its default.
+        ulong = ctypes.c_ulong
+        libc.prctl(ctypes.c_int(_PR_SET_THP_DISABLE), ulong(1), ulong(0), ulong(0), ulong(0))
         mallopt = libc.mallopt
     except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False

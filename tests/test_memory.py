@@ -22,6 +22,31 @@ def test_tuning_applies_on_glibc() -> None:
     assert memory.tune_allocator() is True
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages are "
+                    "Linux's")
+def test_tuning_turns_off_transparent_huge_pages() -> None:
+    """Checked in a fresh process: the setting is the whole process's, and children inherit
+    it (this test process may have it already, so the child first turns it back on)."""
+    import subprocess
+
+    code = ("import ctypes\n"
+            "from bbqa.memory import tune_allocator\n"
+            "u = ctypes.c_ulong\n"
+            "ctypes.CDLL(None).prctl(ctypes.c_int(41), u(0), u(0), u(0), u(0))\n"
+            "def flag():\n"
+            "    for line in open('/proc/self/status'):\n"
+            "        if line.startswith('THP_enabled:'):\n"
+            "            return line.split()[1]\n"
+            "    return 'absent'\n"
+            "before = flag(); tune_allocator(); print(before, flag())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    before, after = done.stdout.split()
+    if before == "absent":
+        pytest.skip("this kernel does not report THP_enabled (Linux 5.0 and later do)")
+    assert (before, after) == ("1", "0")
+
+
 @pytest.mark.parametrize(("threshold", "tuned"), [(0, True), (1 << 40, False)])
 def test_cli_tunes_only_above_the_big_input_size(threshold: int, tuned: bool,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
