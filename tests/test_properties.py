@@ -248,3 +248,22 @@ def test_decimal_texts_match_numpys_cast(numbers: list[int]) -> None:
 
     values = np.array(numbers, dtype=np.int64)
     assert decimal_texts(values).tolist() == [str(n) for n in numbers]
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=60),
+       st.booleans(), st.booleans())
+def test_box_order_is_lexsorts(rows: list[tuple[int, int]], increasing: bool, text: bool) -> None:
+    """Dataset.build's sort: (image, category, id), ids as numbers or as text, whether or not
+    the ids already increase (the shortcut's case)."""
+    from bbqa.dataset import Boxes, _box_order
+
+    n = len(rows)
+    shuffled = np.random.default_rng(n).permutation(n)
+    ids = np.arange(n, dtype=np.int64) * 3 if increasing else shuffled
+    id_column = np.array([f"f#{i:03d}" for i in ids]) if text else ids
+    boxes = Boxes.build(image=np.array([r[0] for r in rows], dtype=np.int32),
+                        category=np.array([r[1] for r in rows], dtype=np.int32),
+                        x1=np.zeros(n), y1=np.zeros(n), x2=np.ones(n), y2=np.ones(n),
+                        source_id=id_column)
+    expected = np.lexsort((boxes.ids, boxes.category, boxes.image))
+    assert np.array_equal(_box_order(boxes, 4), expected)

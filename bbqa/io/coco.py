@@ -23,6 +23,7 @@ import contextlib
 import math
 import mmap
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,16 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
         dataset = _build(*columns, path, problems)
     step(1)
     return dataset
+
+
+def _subset(index: npt.NDArray[np.intp], n: int
+            ) -> Callable[[npt.NDArray[Any]], npt.NDArray[Any]]:
+    """``values[index]`` as a function of ``values``; the values themselves when ``index``
+    keeps all ``n`` rows (the usual case: a gather of a million boxes copies for nothing, and
+    Dataset.build copies every column when it sorts them)."""
+    if len(index) == n:
+        return lambda values: values
+    return lambda values: values[index]
 
 
 def _contents(path: Path) -> bytes | mmap.mmap:
@@ -284,11 +295,12 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
         problems.append(Problem(Level.ERROR, "invalid_annotation", why + "; the box is left out",
                                 f"{path}: annotation id {a.id_at(row)!r}"))
     rows = np.flatnonzero(keep)
-    xywh = xywh_all[rows]
+    at_rows = _subset(rows, len(keep))
+    xywh = at_rows(xywh_all)
     x1, y1 = xywh[:, 0], xywh[:, 1]
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite boxes are reported below
         x2, y2 = x1 + xywh[:, 2], y1 + xywh[:, 3]
-    img = image_index[rows]
+    img = at_rows(image_index)
     widths, heights = images.widths, images.heights
 
     def locate(i: int) -> str:
@@ -299,6 +311,8 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
     problems += repoint(geo_problems, keep_geo)
     final_rows = rows[keep_geo]
     sel = np.flatnonzero(keep_geo)
+    at_sel = _subset(sel, len(keep_geo))
+    at_final = _subset(final_rows, len(keep))
 
     annotator_names: list[str] = []
     annotator_row: dict[str, int] = {}
@@ -317,22 +331,22 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
     else:
         image_annotator = np.array([annotator_of(v) for v in images.annotators] + [-1],
                                    np.int32)
-    box_annotator = image_annotator[img[sel]] if len(sel) else np.zeros(0, np.int32)
+    box_annotator = image_annotator[at_sel(img)] if len(sel) else np.zeros(0, np.int32)
     if a.annotators is not None:
         own_names = a.annotators
         own = np.array([annotator_of(own_names[i]) for i in final_rows.tolist()], np.int32)
         box_annotator = np.where(own >= 0, own, box_annotator)
-    source_id = (a.ids[final_rows] if isinstance(a.ids, np.ndarray)
+    source_id = (at_final(a.ids) if isinstance(a.ids, np.ndarray)
                  else np.array([str(a.ids[i]) for i in final_rows.tolist()], dtype=np.str_))
     boxes = Boxes.build(
-        image=img[sel],
-        category=category_index[rows][sel],
-        x1=x1[sel], y1=y1[sel], x2=x2[sel], y2=y2[sel],
+        image=at_sel(img),
+        category=at_final(category_index),
+        x1=at_sel(x1), y1=at_sel(y1), x2=at_sel(x2), y2=at_sel(y2),
         source_id=source_id,
         annotator=box_annotator,
-        crowd=a.crowd[final_rows],
-        valid=valid[sel],
-        score=a.score[final_rows],
+        crowd=at_final(a.crowd),
+        valid=at_sel(valid),
+        score=at_final(a.score),
         attributes=_kept_attributes(a.attributes, final_rows),
     )
     return Dataset.build(
