@@ -285,3 +285,17 @@ def test_big_files_are_mapped_and_checked_as_utf8_across_pieces(
             assert valid
         except UnicodeDecodeError:
             assert not valid
+
+
+@pytest.mark.parametrize("size", [0, 1, 7, 8, 9, 63, 64, 1000])
+def test_ascii_check_sees_every_byte(size: int) -> None:
+    """A byte of 0x80 or more is found wherever it is: in the eight-byte words or the tail."""
+    from bbqa.io.coco_columns import _is_ascii
+
+    clean = bytes(range(32, 127)) * (size // 95 + 1)
+    clean = clean[:size]
+    assert _is_ascii(clean)
+    for where in range(size):
+        for high in (0x80, 0xC3, 0xFF):
+            dirty = clean[:where] + bytes([high]) + clean[where + 1:]
+            assert not _is_ascii(dirty), (where, high)

@@ -100,8 +100,19 @@ def attribute_from_distinct(indices: Any, texts: list[str | None]) -> Attribute:
     return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(ordered))
 
 
+def _is_ascii(raw: bytes | mmap.mmap) -> bool:
+    """Whether every byte is below 0x80: eight bytes at a time with numpy, without copying a
+    memory-mapped file (a quarter of the time of copying it piece by piece)."""
+    whole = len(raw) - len(raw) % 8
+    words = np.frombuffer(raw, np.uint8, count=whole).view(np.uint64)
+    high = int(np.bitwise_or.reduce(words)) if whole else 0
+    return not high & 0x8080808080808080 and raw[whole:].isascii()
+
+
 def _is_utf8(raw: bytes | mmap.mmap) -> bool:
     """Whether ``raw`` is UTF-8, checked 8 MB at a time (ASCII pieces at C speed)."""
+    if _is_ascii(raw):
+        return True
     decoder = None
     step = 1 << 23
     try:
