@@ -324,16 +324,17 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
         with ExitStack() as stack:
             outputs = None
             if request.out is not None:
-                from bbqa.report.files import StagedOutputs, start_audit_files, start_boxes
+                from bbqa.report.files import StagedOutputs, start_audit_files, start_row_files
 
                 outputs = stack.enter_context(StagedOutputs(request.out))
             # Fingerprinting reads every input again (half a second at a million boxes);
             # hashlib releases the GIL, so it runs on the other core while the audit computes.
             fingerprints = Task(partial(describe_inputs, request.golden_path,
                                         request.batch_paths))
-            # boxes.parquet, the biggest file, is written while the summaries are computed.
+            # boxes.parquet and the corrections, the biggest files, are written while the
+            # summaries are computed.
             result = audit(golden, batch, options, on_stage=stage,
-                           on_matched=partial(start_boxes, outputs) if outputs is not None
+                           on_matched=partial(start_row_files, outputs) if outputs is not None
                            else None)
             result.summary["inputs"] = fingerprints.result()
             gate = None

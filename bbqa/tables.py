@@ -219,7 +219,7 @@ def images_table(result: AuditResult) -> pa.Table:
     return _from_columns(result.images.columns)
 
 
-def _native_boxes(result: AuditResult, side: str, index: npt.NDArray[np.int64],
+def _native_boxes(result: Matched | AuditResult, side: str, index: npt.NDArray[np.int64],
                   labeling: npt.NDArray[np.int64]) -> pa.Array:
     """Boxes as text in the batch's own convention (see :data:`BOX_FORMATS`); null if absent."""
     dataset = result.golden if side == "golden" else result.batch
@@ -240,11 +240,11 @@ def _native_boxes(result: AuditResult, side: str, index: npt.NDArray[np.int64],
     return kernels.text_or_null(pa.array(index >= 0), kernels.join(*texts, separator=" "))
 
 
-def _batch_format(result: AuditResult) -> str:
+def _batch_format(result: Matched | AuditResult) -> str:
     return result.batch.format if result.batch.format in BOX_FORMATS else "coco"
 
 
-def _attribute_changes(result: AuditResult, r: npt.NDArray[np.int64]) -> pa.Array:
+def _attribute_changes(result: Matched | AuditResult, r: npt.NDArray[np.int64]) -> pa.Array:
     """``name=golden value (was batch value)`` for each attribute that differs, joined."""
     g, b = result.matches.golden[r], result.matches.batch[r]
     flagged = result.rows.attribute_mismatch[r]
@@ -271,7 +271,7 @@ def _attribute_changes(result: AuditResult, r: npt.NDArray[np.int64]) -> pa.Arra
     return joined
 
 
-def corrections_table(result: AuditResult) -> pa.Table:
+def corrections_table(result: Matched | AuditResult) -> pa.Table:
     """``corrections.parquet`` / ``corrections.csv``: one row per defect to fix, both boxes
     in the batch's own coordinate convention, and a plain-words action."""
     m, rows = result.matches, result.rows

@@ -149,27 +149,34 @@ def _write_parquet(build: Callable[[], Any], path: Path) -> None:
     pq.write_table(table, path, use_dictionary=repeated)
 
 
-def start_boxes(outputs: StagedOutputs, matched: Any) -> None:
-    """Start ``boxes.parquet``: it needs only the matches and the per-row context (``matched``
-    is an :class:`~bbqa.auditing.AuditResult` or the audit's early view of one)."""
+def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
+    """Start the two files of one row per box or defect, the biggest: ``boxes.parquet`` and
+    ``corrections.parquet`` / ``.csv``. They need only the matches and the per-row context
+    (``matched`` is an :class:`~bbqa.auditing.AuditResult` or the audit's early view of one),
+    so they are written while the summaries are computed."""
     from bbqa import tables
 
     outputs.start("boxes.parquet", partial(_write_parquet, partial(tables.boxes_table, matched)))
+    # The corrections table is built once for its Parquet and CSV files.
+    corrections = _once(partial(tables.corrections_table, matched))
+    outputs.start("corrections.parquet", partial(_write_parquet, corrections))
+    outputs.start("corrections.csv", partial(_write_csv, corrections))
+
+
+def _write_csv(build: Callable[[], Any], path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    pacsv.write_csv(build(), path)
 
 
 def start_audit_files(outputs: StagedOutputs, result: Any) -> None:
-    """Start every output file of a finished audit but ``boxes.parquet``.
+    """Start every output file of a finished audit but those :func:`start_row_files` wrote.
 
     Each table is built inside its writer's task, so building and encoding overlap on the two
-    threads; the corrections table is built once for its Parquet and CSV files.
+    threads.
     """
-    import pyarrow.csv as pacsv
-
     from bbqa import tables
 
-    corrections = _once(partial(tables.corrections_table, result))
-    outputs.start("corrections.parquet", partial(_write_parquet, corrections))
-    outputs.start("corrections.csv", lambda p: pacsv.write_csv(corrections(), p))
     for name, build in {
         "classes": tables.classes_table,
         "breakdowns": tables.breakdowns_table,
@@ -188,6 +195,6 @@ def start_audit_files(outputs: StagedOutputs, result: Any) -> None:
 def write_audit(result: Any, folder: Path) -> list[Path]:
     """Write every table of an audit as Parquet, the corrections as CSV too, and the summary."""
     with StagedOutputs(folder) as outputs:
-        start_boxes(outputs, result)
+        start_row_files(outputs, result)
         start_audit_files(outputs, result)
         return outputs.commit()
