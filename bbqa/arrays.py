@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypeVar
 
 import numpy as np
@@ -46,3 +47,29 @@ def decimal_texts(values: npt.NDArray[np.integer]) -> npt.NDArray[np.str_]:
         gathered: npt.NDArray[np.str_] = texts[values]
         return gathered
     return values.astype(np.str_)
+
+
+def text_codes(texts: npt.NDArray[np.str_], index_of: Mapping[str, int]
+               ) -> npt.NDArray[np.int64]:
+    """Each text's index in ``index_of`` (-1 for the empty text and for texts not in it).
+
+    Per-image names (scenes, annotators) repeat a handful of values over many images: each
+    distinct value is looked up once.
+
+    >>> text_codes(np.array(["b", "", "a", "b", "z"]), {"a": 0, "b": 1}).tolist()
+    [1, -1, 0, 1, -1]
+    """
+    values, inverse = np.unique(texts, return_inverse=True)
+    table = np.array([index_of.get(v, -1) if v else -1 for v in values.tolist()] + [-1],
+                     dtype=np.int64)
+    codes: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
+    return codes
+
+
+def nonempty_distinct(texts: npt.NDArray[np.str_]) -> list[str]:
+    """The sorted distinct non-empty texts.
+
+    >>> nonempty_distinct(np.array(["b", "", "a", "b"]))
+    ['a', 'b']
+    """
+    return [v for v in distinct(texts).tolist() if v]

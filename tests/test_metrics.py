@@ -329,3 +329,16 @@ def test_quantiles_and_median_are_numpys_bit_for_bit() -> None:
         assert got.tobytes() == expected.tobytes() or np.isnan(expected).all()
         assert median(values) == np.median(values) or (
             math.isnan(median(values)) and np.isnan(np.median(values)))
+
+
+def test_images_per_annotator_counts_distinct_labelings_either_way() -> None:
+    """The flag table and the sorted path (many annotators) agree with a set count."""
+    from bbqa.metrics.annotators import _images_per_annotator
+
+    rng = np.random.default_rng(3)
+    for n_names, n_rows, n_labelings in ((3, 500, 40), (2000, 300, 900), (1, 0, 1), (5, 7, 3)):
+        annotator = rng.integers(0, n_names, n_rows).astype(np.int64)
+        labeling = rng.integers(0, n_labelings, n_rows).astype(np.int64)
+        expected = [len({int(lab) for a, lab in zip(annotator, labeling, strict=True) if a == k})
+                    for k in range(n_names)]
+        assert _images_per_annotator(annotator, labeling, n_names).tolist() == expected

@@ -162,6 +162,20 @@ def _slices(key: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.int
     return order, bounds
 
 
+def _images_per_annotator(annotator: npt.NDArray[np.int64], labeling: npt.NDArray[np.integer[Any]],
+                          n_names: int) -> npt.NDArray[np.int64]:
+    """How many labelings (image entries) each annotator has a row on."""
+    n_labelings = int(labeling.max()) + 1 if len(labeling) else 1
+    pair = annotator * n_labelings + labeling
+    if n_names * n_labelings <= max(4 * len(pair), 1 << 16):
+        # A flag per (annotator, labeling) pair, set in one pass: no sort of every row.
+        seen = np.zeros(n_names * n_labelings, np.bool_)
+        seen[pair] = True
+        counts: npt.NDArray[np.int64] = seen.reshape(n_names, n_labelings).sum(axis=1)
+        return counts
+    return np.bincount(distinct(pair) // n_labelings, minlength=n_names)
+
+
 def annotator_tables(
     golden: Dataset, batch: Dataset, matches: Matches, rows: RowContext,
     classes: Sequence[str], *, margin: float = 0.02, min_matched: int = 30,
@@ -177,9 +191,7 @@ def annotator_tables(
     outcome = matches.outcome.astype(np.int64)
     counts = np.bincount(annotator * _OUTCOMES + outcome,
                          minlength=n_names * _OUTCOMES).reshape(n_names, _OUTCOMES)
-    n_labelings = int(matches.labeling.max()) + 1 if len(matches) else 1
-    pairs = distinct(annotator * n_labelings + matches.labeling)
-    images = np.bincount(pairs // n_labelings, minlength=n_names)
+    images = _images_per_annotator(annotator, matches.labeling, n_names)
 
     matched = matches.outcome == Outcome.MATCHED
     bias = bias_values(golden, batch, matches.golden[matched], matches.batch[matched])

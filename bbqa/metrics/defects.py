@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.arrays import distinct
 from bbqa.dataset import Dataset
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.rows import RowContext
@@ -49,8 +48,10 @@ class ImageTable:
 
 def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTable:
     """Outcome and defect counts per labeling, most defects first."""
-    labelings = distinct(matches.labeling).astype(np.int64)
-    slot = np.searchsorted(labelings, matches.labeling)
+    # Labelings are small integers: which occur, and each row's rank among them, in one pass.
+    present = np.bincount(matches.labeling, minlength=1) > 0
+    labelings = np.flatnonzero(present).astype(np.int64)
+    slot = (np.cumsum(present) - 1)[matches.labeling]
     n = len(labelings)
 
     def count(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:

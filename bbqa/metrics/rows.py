@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment
+from bbqa.arrays import nonempty_distinct, text_codes
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 
@@ -86,7 +87,7 @@ def _class_of(index: IndexArray, categories: npt.NDArray[np.int32],
 def annotator_names(batch: Dataset) -> list[str]:
     """Box-level annotator names, then image-level names not already among them."""
     names = list(batch.annotators)
-    names += sorted({a for a in batch.images.annotator.tolist() if a and a not in names})
+    names += [a for a in nonempty_distinct(batch.images.annotator) if a not in names]
     return names
 
 
@@ -96,10 +97,7 @@ def labeling_annotators(batch: Dataset, names: Sequence[str]) -> IndexArray:
     The image entry's own annotator wins; otherwise the most frequent annotator among its boxes
     (ties to the lower index).
     """
-    position = {name: i for i, name in enumerate(names)}
-    per_image = np.array(
-        [position.get(a, -1) if a else -1 for a in batch.images.annotator.tolist()],
-        dtype=np.int64).reshape(-1)
+    per_image = text_codes(batch.images.annotator, {name: i for i, name in enumerate(names)})
     boxes = batch.boxes
     known = boxes.annotator >= 0
     if known.any():
@@ -158,10 +156,8 @@ def row_context(
     size_bucket[only_b] = _box_size_bucket(batch, b[only_b])
 
     scenes = golden.images.scene
-    scene_names = tuple(sorted({s for s in scenes.tolist() if s}))
-    scene_index = {s: i for i, s in enumerate(scene_names)}
-    scene_of_image = np.array([scene_index.get(s, -1) for s in scenes.tolist()],
-                              np.int64).reshape(-1)
+    scene_names = tuple(nonempty_distinct(scenes))
+    scene_of_image = text_codes(scenes, {s: i for i, s in enumerate(scene_names)})
     scene = np.where(golden_image >= 0, scene_of_image[np.maximum(golden_image, 0)]
                      if len(scene_of_image) else -1, -1)
 
