@@ -59,7 +59,7 @@ CLASSES_SCHEMA = pa.schema(
 
 def _lookup(names: list[str], index: npt.NDArray[np.int64]) -> pa.Array:
     """``names[index]`` as an Arrow string array, null where ``index`` is negative."""
-    indices = pa.array(np.asarray(index, dtype=np.int32), mask=index < 0)
+    indices = kernels.from_numpy(np.asarray(index, dtype=np.int32), mask=index < 0)
     if not names:
         return pa.nulls(len(index), pa.string())
     return kernels.take(pa.array(names, pa.string()), indices)
@@ -73,9 +73,9 @@ def _gather(values: npt.NDArray[Any], index: npt.NDArray[np.int64]) -> pa.Array:
         # copy: the gather repeats golden ids once per labeling.
         if not len(values):
             return pa.nulls(len(index), pa.string())
-        return kernels.take(pa.array(values, pa.string()), pa.array(index, mask=~present))
+        return kernels.take(kernels.from_numpy(values), kernels.from_numpy(index, mask=~present))
     taken = values[np.where(present, index, 0)] if len(values) else np.zeros(len(index))
-    return pa.array(taken, mask=~present)
+    return kernels.from_numpy(taken, mask=~present)
 
 
 def _gather_ids(boxes: Boxes, index: npt.NDArray[np.int64]) -> pa.Array:
@@ -95,7 +95,7 @@ def boxes_table(result: Matched | AuditResult) -> pa.Table:
     annotator = rows.annotator
     outcome_names = [o.label for o in Outcome]
     columns: dict[str, pa.Array] = {
-        "labeling": pa.array(m.labeling, type=pa.int32()),
+        "labeling": kernels.from_numpy(m.labeling, type=pa.int32()),
         "image": _gather(batch.images.key, labeling),
         "annotator": _lookup(names, annotator),
         "outcome": _lookup(outcome_names, m.outcome.astype(np.int64)),
@@ -103,20 +103,20 @@ def boxes_table(result: Matched | AuditResult) -> pa.Table:
         "batch_id": _gather_ids(batch.boxes, m.batch),
         "golden_class": _lookup(classes, g_class.astype(np.int64)),
         "batch_class": _lookup(classes, b_class.astype(np.int64)),
-        "iou": pa.array(m.iou, mask=np.isnan(m.iou)),
+        "iou": kernels.from_numpy(m.iou, mask=np.isnan(m.iou)),
     }
     for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
         for c in _COORDS:
             columns[f"{side}_{c}"] = _gather(getattr(dataset.boxes, c), index)
-    columns["density"] = pa.array(rows.density, type=pa.int64())
+    columns["density"] = kernels.from_numpy(rows.density, type=pa.int64())
     columns["density_bucket"] = _lookup(list(rows.density_labels), rows.density_bucket)
     columns["size_bucket"] = _lookup(list(SIZE_LABELS), rows.size_bucket)
     columns["scene"] = _lookup(list(rows.scene_names), rows.scene)
     for edge in EDGES:
         values = rows.edges[edge]
-        columns[f"edge_{edge}"] = pa.array(values, mask=np.isnan(values))
-    columns["loose"] = pa.array(rows.loose)
-    columns["attribute_mismatch"] = pa.array(rows.attribute_mismatch)
+        columns[f"edge_{edge}"] = kernels.from_numpy(values, mask=np.isnan(values))
+    columns["loose"] = kernels.from_numpy(rows.loose)
+    columns["attribute_mismatch"] = kernels.from_numpy(rows.attribute_mismatch)
     table = pa.Table.from_pydict(columns, schema=BOXES_SCHEMA)
     for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
         for name, attribute in sorted(dataset.boxes.attributes.items()):
@@ -136,9 +136,9 @@ def classes_table(result: AuditResult) -> pa.Table:
     for name in CLASSES_SCHEMA.names[1:]:
         values = np.asarray(table.columns[name])[order]
         if values.dtype.kind == "f":
-            columns[name] = pa.array(values, mask=np.isnan(values))
+            columns[name] = kernels.from_numpy(values, mask=np.isnan(values))
         else:
-            columns[name] = pa.array(values, type=pa.int64())
+            columns[name] = kernels.from_numpy(values, type=pa.int64())
     return pa.Table.from_pydict(columns, schema=CLASSES_SCHEMA)
 
 
@@ -147,13 +147,15 @@ def _from_columns(columns: dict[str, Any]) -> pa.Table:
     arrays: dict[str, pa.Array] = {}
     for name, values in columns.items():
         if isinstance(values, np.ndarray) and values.dtype.kind == "f":
-            arrays[name] = pa.array(values, mask=np.isnan(values))
+            arrays[name] = kernels.from_numpy(values, mask=np.isnan(values))
         elif isinstance(values, np.ndarray) and values.dtype.kind in "OU":
             arrays[name] = pa.array([None if v is None or v == "" else str(v)
                                      for v in values.tolist()], type=pa.string())
         elif isinstance(values, list) and values and isinstance(values[0], float):
             arrays[name] = pa.array([None if np.isnan(v) else v for v in values],
                                     type=pa.float64())
+        elif isinstance(values, np.ndarray):
+            arrays[name] = kernels.from_numpy(values)
         else:
             arrays[name] = pa.array(values)
     return pa.table(arrays)
@@ -171,7 +173,7 @@ def confusion_table(result: AuditResult) -> pa.Table:
     return pa.table({
         "golden_class": pa.array([c.rows[k] for k in i.ravel().tolist()], pa.string()),
         "batch_class": pa.array([c.columns[k] for k in j.ravel().tolist()], pa.string()),
-        "count": pa.array(c.counts.ravel(), pa.int64()),
+        "count": kernels.from_numpy(c.counts.ravel(), type=pa.int64()),
     })
 
 
@@ -236,8 +238,9 @@ def _native_boxes(result: Matched | AuditResult, side: str, index: npt.NDArray[n
                            (y2 - y1) / h), 6
     else:
         numbers, digits = (x1, y1, x2 - x1, y2 - y1), 2
-    texts = [kernels.rounded_text(pa.array(v), digits) for v in numbers]
-    return kernels.text_or_null(pa.array(index >= 0), kernels.join(*texts, separator=" "))
+    texts = [kernels.rounded_text(kernels.from_numpy(v), digits) for v in numbers]
+    return kernels.text_or_null(kernels.from_numpy(index >= 0),
+                                kernels.join(*texts, separator=" "))
 
 
 def _batch_format(result: Matched | AuditResult) -> str:
@@ -257,7 +260,7 @@ def _attribute_changes(result: Matched | AuditResult, r: npt.NDArray[np.int64]) 
         g_text = _lookup(list(ga.values), g_code.astype(np.int64))
         b_text = _lookup(list(ba.values), b_code.astype(np.int64))
         differs = kernels.call("and_kleene", kernels.call("not_equal", g_text, b_text),
-                               pa.array(flagged))
+                               kernels.from_numpy(flagged))
         text = kernels.join(name + "=", g_text, " (was ", b_text, ")")
         parts.append(kernels.text_or_null(differs, text))
     if not parts:
@@ -296,21 +299,21 @@ def corrections_table(result: Matched | AuditResult) -> pa.Table:
         "extra": text("delete extra ", batch_class, " box at ", batch_box),
         "invalid": text("fix or delete invalid ", batch_class, " box ", batch_box),
     }
-    kinds = pa.array(kind.astype(np.int32))
+    kinds = kernels.from_numpy(kind.astype(np.int32))
     action = kernels.when([kernels.call("equal", kinds, pa.scalar(i, pa.int32()))
                            for i in range(len(DEFECT_TYPES))],
                           list(DEFECT_TYPES), [actions[d] for d in DEFECT_TYPES])
     fmt = _batch_format(result)
     return pa.table({
         "image": _gather(result.batch.images.key, labeling),
-        "labeling": pa.array(labeling.astype(np.int32)),
+        "labeling": kernels.from_numpy(labeling.astype(np.int32)),
         "annotator": _lookup(list(rows.annotator_names), rows.annotator[r]),
         "defect": _lookup(list(DEFECT_TYPES), kind),
         "golden_id": _gather_ids(result.golden.boxes, g),
         "batch_id": _gather_ids(result.batch.boxes, b),
         "golden_class": golden_class,
         "batch_class": batch_class,
-        "iou": pa.array(m.iou[r], mask=np.isnan(m.iou[r])),
+        "iou": kernels.from_numpy(m.iou[r], mask=np.isnan(m.iou[r])),
         "box_format": pa.array([BOX_FORMATS[fmt]] * len(r), pa.string()),
         "golden_box": golden_box,
         "batch_box": batch_box,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bbqa import arrow_kernels as kernels
 
@@ -46,3 +48,38 @@ def test_encoding_helpers_match_pyarrow_compute() -> None:
     assert encoded.equals(TEXTS.dictionary_encode())
     assert kernels.fill_null(encoded.indices, 9).equals(pc.fill_null(encoded.indices, 9))
     assert kernels.drop_null(NUMBERS).equals(pc.drop_null(NUMBERS))
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_from_numpy_is_pa_array(data: st.DataObject) -> None:
+    """Numbers, booleans and text (any Unicode, empty strings), with and without nulls, and
+    non-contiguous views: the same Arrow array as pa.array builds."""
+    import numpy as np
+
+    n = data.draw(st.integers(0, 40))
+    kind = data.draw(st.sampled_from(["f8", "i8", "i4", "b", "U"]))
+    if kind == "U":
+        texts = data.draw(st.lists(st.text(st.characters(codec="utf-8",
+                                                         exclude_characters="\x00"),
+                                           max_size=6), min_size=n, max_size=n))
+        values = np.array(texts, dtype=np.str_) if n else np.zeros(0, np.str_)
+    elif kind == "b":
+        values = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), bool)
+    elif kind == "f8":
+        values = np.array(data.draw(st.lists(st.floats(allow_nan=False), min_size=n,
+                                             max_size=n)), np.float64)
+    else:
+        values = np.array(data.draw(st.lists(st.integers(-2**31, 2**31 - 1), min_size=n,
+                                             max_size=n)), kind)
+    if data.draw(st.booleans()) and n > 1:
+        values = values[::2]  # a strided view
+    mask = None
+    if data.draw(st.booleans()):
+        mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(values),
+                                           max_size=len(values))), dtype=bool)
+    target = pa.int64() if kind == "i4" and data.draw(st.booleans()) else None
+    expected = pa.array(values, mask=mask, type=target)
+    got = kernels.from_numpy(values, mask=mask, type=target)
+    got.validate(full=True)
+    assert got.type == expected.type and got.to_pylist() == expected.to_pylist()
