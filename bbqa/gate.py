@@ -171,9 +171,8 @@ class _Evaluator:
         self.checks: list[Check] = []
         m = result.matches
         self.outcome = m.outcome
-        self.golden_side = np.isin(m.outcome, [Outcome.MATCHED, Outcome.MISSING,
-                                               Outcome.WRONG_CLASS])
-        self.judged = np.isin(m.outcome, [Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA])
+        self.golden_side = m.where_any(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS)
+        self.judged = m.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA)
 
     def add(self, name: str, scope: str, subject: str, value: float, low: float, high: float,
             threshold: float, n: int, support: int, min_support: int, source: str,

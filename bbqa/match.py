@@ -78,6 +78,14 @@ class Matches:
         mask: npt.NDArray[np.bool_] = self.outcome == outcome
         return mask
 
+    def where_any(self, *outcomes: Outcome) -> npt.NDArray[np.bool_]:
+        """Boolean mask of the rows with any of ``outcomes`` (one lookup per row, where
+        ``np.isin`` sorts or builds a table on every call)."""
+        wanted = np.zeros(len(Outcome), np.bool_)
+        wanted[[int(o) for o in outcomes]] = True
+        mask: npt.NDArray[np.bool_] = wanted[self.outcome]
+        return mask
+
 
 @dataclass(frozen=True)
 class _Side:

@@ -257,3 +257,14 @@ def test_dense_image_is_chunked_without_changing_the_answer(monkeypatch: pytest.
     np.testing.assert_array_equal(whole.golden, chunked.golden)
     np.testing.assert_array_equal(whole.batch, chunked.batch)
     np.testing.assert_array_equal(whole.outcome, chunked.outcome)
+
+
+def test_where_any_is_isin() -> None:
+    rng = np.random.default_rng(5)
+    outcome = rng.integers(0, len(Outcome), 500).astype(np.int8)
+    n = len(outcome)
+    none = np.full(n, -1, np.int64)
+    matches = Matches(labeling=np.zeros(n, np.int32), golden=none, batch=none,
+                      iou=np.zeros(n), outcome=outcome)
+    for kinds in ([Outcome.MATCHED], [Outcome.MISSING, Outcome.EXTRA], list(Outcome), []):
+        assert np.array_equal(matches.where_any(*kinds), np.isin(outcome, [int(k) for k in kinds]))

@@ -53,8 +53,8 @@ def _grid(mask: npt.NDArray[np.bool_], cls: npt.NDArray[np.int64],
 def breakdowns(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Breakdowns:
     """Rates by class x density bucket, x size bucket, and x scene tag (when images have one)."""
     outcome = matches.outcome
-    golden_side = np.isin(outcome, [Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS])
-    judged = np.isin(outcome, [Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA])
+    golden_side = matches.where_any(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS)
+    judged = matches.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA)
     dimensions = [("density", rows.density_bucket, rows.density_labels),
                   ("size", rows.size_bucket, SIZE_LABELS)]
     if rows.scene_names:

@@ -42,7 +42,7 @@ class Confusion:
 def confusion(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Confusion:
     """Count every golden/batch class combination; extras and misses in the extra row/column."""
     n = len(classes)
-    pairs = np.isin(matches.outcome, [Outcome.MATCHED, Outcome.WRONG_CLASS])
+    pairs = matches.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS)
     missing = matches.outcome == Outcome.MISSING
     extra = matches.outcome == Outcome.EXTRA
     golden_index = np.concatenate([rows.golden_class[pairs], rows.golden_class[missing],

@@ -61,8 +61,7 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
     # A golden box that is both loose and attribute-mismatched is one defective box.
     defective = (masks["missing"] | masks["wrong_class"] | masks["loose"]
                  | masks["attribute_mismatch"] | masks["extra"] | masks["invalid"])
-    golden = count(np.isin(matches.outcome, [Outcome.MATCHED, Outcome.MISSING,
-                                             Outcome.WRONG_CLASS]))
+    golden = count(matches.where_any(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS))
     matched = matches.outcome == Outcome.MATCHED
     iou_sum = np.bincount(slot[matched], weights=matches.iou[matched], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -75,8 +74,8 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
         "annotator": names[rows.annotator[first_row]],
         "density": rows.density[first_row],
         "golden": golden,
-        "batch": count(np.isin(matches.outcome, [Outcome.MATCHED, Outcome.WRONG_CLASS,
-                                                 Outcome.EXTRA, Outcome.IGNORED])),
+        "batch": count(matches.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA,
+                                         Outcome.IGNORED)),
         **{name: count(mask) for name, mask in masks.items()},
         "defects": count(defective),
         "iou_mean": iou_mean,
