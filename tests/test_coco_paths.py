@@ -299,3 +299,25 @@ def test_ascii_check_sees_every_byte(size: int) -> None:
         for high in (0x80, 0xC3, 0xFF):
             dirty = clean[:where] + bytes([high]) + clean[where + 1:]
             assert not _is_ascii(dirty), (where, high)
+
+
+def test_id_lookup_matches_a_dict_dense_or_sparse() -> None:
+    """Image and category ids are found by a direct table when dense and by a binary search
+    otherwise; both agree with a dict, ids outside the table and at int64's ends included."""
+    import numpy as np
+
+    from bbqa.io.coco import _lookup_ids
+
+    rng = np.random.default_rng(11)
+    edge = [-2**63, 2**63 - 1, -1, 0]
+    for keys in (list(range(1, 300)), list(range(-50, 50, 2)), [5, 7, 10**12],
+                 [2**62 - 3, 2**62 - 2], [-(2**63), 2**63 - 1], []):
+        rows = {k: i for i, k in enumerate(rng.permutation(keys).tolist())}
+        order = np.argsort(np.array(list(rows), dtype=np.int64))
+        table = (np.array(list(rows), dtype=np.int64)[order],
+                 np.array(list(rows.values()), dtype=np.int64)[order])
+        wanted_list = [*keys, *edge, *(k + 1 for k in keys if k < 2**63 - 1)]
+        wanted = np.array(wanted_list, dtype=np.int64)
+        expected = [rows.get(v, -1) for v in wanted_list]
+        assert _lookup_ids(wanted, table).tolist() == expected
+        assert _lookup_ids(wanted, rows).tolist() == expected

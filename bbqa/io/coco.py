@@ -124,6 +124,8 @@ def _optional_texts(values: list[str | int | None]) -> list[str] | None:
     """Optional per-image names as text ("" where absent); ``None`` when no image has one."""
     if values.count(None) == len(values):
         return None
+    if set(map(type, values)) == {str}:  # every image has a text name: nothing to convert
+        return values  # type: ignore[return-value]
     return ["" if v is None else str(v) for v in values]
 
 
@@ -146,6 +148,17 @@ def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
         else:
             if not len(keys):
                 return np.full(len(values), -1, np.int64)
+            low, span = int(keys[0]), int(keys[-1]) - int(keys[0]) + 1
+            # (Ids within 2**62 of zero: no offset below can wrap into the table.)
+            if span <= 4 * len(keys) + 1024 and abs(low) < 2**62:
+                # Dense ids (1..N, the usual numbering): a direct table, no binary search.
+                direct = np.full(span, -1, np.int64)
+                direct[keys - low] = positions
+                offset = wanted - low
+                inside = (offset >= 0) & (offset < span)
+                found: npt.NDArray[np.int64] = np.where(
+                    inside, direct[np.where(inside, offset, 0)], -1)
+                return found
             at = np.clip(np.searchsorted(keys, wanted), 0, len(keys) - 1)
             result: npt.NDArray[np.int64] = np.where(keys[at] == wanted, positions[at], -1)
             return result
@@ -169,6 +182,8 @@ def _duplicates(ids: npt.NDArray[np.int64] | list[CocoId], path: Path, problems:
                 ) -> npt.NDArray[np.bool_]:
     """Rows whose annotation id appeared before; each reported with both positions."""
     duplicate = np.zeros(len(ids), bool)
+    if isinstance(ids, np.ndarray) and bool(np.greater(ids[1:], ids[:-1]).all()):
+        return duplicate  # increasing ids (most exports number annotations in order) repeat none
     try:
         keys = np.array(ids, dtype=np.int64)
         _, counts = np.unique(keys, return_counts=True)
