@@ -113,13 +113,16 @@ def from_numpy(values: npt.NDArray[Any], *, mask: npt.NDArray[np.bool_] | None =
     ['a', 'é']
     """
     n = len(values)
+    arrow_type = type or (pa.string() if values.dtype.kind == "U"
+                          else pa.from_numpy_dtype(values.dtype))
+    if values.dtype.kind == "U" and arrow_type != pa.string():
+        return pa.array(values.tolist(), arrow_type, mask=mask)  # rare: large or binary text
     validity, null_count = None, 0
     if mask is not None and mask.any():
         validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
         null_count = int(np.count_nonzero(mask))
     if values.dtype.kind == "U":
-        return _text_from_numpy(values, validity, null_count, type or pa.string())
-    arrow_type = type or pa.from_numpy_dtype(values.dtype)
+        return _text_from_numpy(values, validity, null_count, mask)
     if values.dtype.kind == "b":
         data = pa.py_buffer(np.packbits(values, bitorder="little"))
     else:
@@ -128,21 +131,20 @@ def from_numpy(values: npt.NDArray[Any], *, mask: npt.NDArray[np.bool_] | None =
 
 
 def _text_from_numpy(values: npt.NDArray[np.str_], validity: Any, null_count: int,
-                     arrow_type: Any) -> Any:
+                     mask: npt.NDArray[np.bool_] | None) -> Any:
+    """UTF-8 bytes and 32-bit offsets: Arrow's ``string`` layout."""
     encoded = np.strings.encode(values, "utf-8")
     lengths = np.strings.str_len(encoded).astype(np.int64)
     offsets = np.zeros(len(values) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] >= 2**31 or arrow_type != pa.string():
-        return pa.array(values.tolist(), arrow_type, mask=None if validity is None else
-                        ~np.unpackbits(np.frombuffer(validity, np.uint8), count=len(values),
-                                       bitorder="little").astype(np.bool_))
+    if offsets[-1] >= 2**31:  # past what 32-bit offsets address: pa.array says so
+        return pa.array(values.tolist(), pa.string(), mask=mask)
     width = encoded.dtype.itemsize
     if width:
         table = encoded.view(np.uint8).reshape(len(values), width)
         data = table[np.arange(width) < lengths[:, None]]
     else:
         data = np.zeros(0, np.uint8)
-    return pa.Array.from_buffers(arrow_type, len(values),
+    return pa.Array.from_buffers(pa.string(), len(values),
                                  [validity, pa.py_buffer(offsets.astype(np.int32)),
                                   pa.py_buffer(data)], null_count=null_count)

@@ -78,7 +78,9 @@ def test_from_numpy_is_pa_array(data: st.DataObject) -> None:
     if data.draw(st.booleans()):
         mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(values),
                                            max_size=len(values))), dtype=bool)
-    target = pa.int64() if kind == "i4" and data.draw(st.booleans()) else None
+    target = None
+    if kind in ("i4", "U") and data.draw(st.booleans()):
+        target = pa.int64() if kind == "i4" else pa.large_string()
     expected = pa.array(values, mask=mask, type=target)
     got = kernels.from_numpy(values, mask=mask, type=target)
     got.validate(full=True)
