@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 from hypothesis import given, settings
@@ -85,3 +87,27 @@ def test_from_numpy_is_pa_array(data: st.DataObject) -> None:
     got = kernels.from_numpy(values, mask=mask, type=target)
     got.validate(full=True)
     assert got.type == expected.type and got.to_pylist() == expected.to_pylist()
+
+
+def test_parquet_files_are_write_tables_byte_for_byte(tmp_path: Path) -> None:
+    """Every table an audit writes, with and without dictionary columns, written by
+    write_parquet and by pyarrow.parquet.write_table: the same file."""
+    import pyarrow.parquet as pq
+
+    import bbqa
+    from bbqa import tables
+    from tests.conftest import ROOT
+
+    demo = ROOT / "fixtures" / "demo"
+    result = bbqa.audit(bbqa.load(demo / "golden.json"), bbqa.load(demo / "batch.json"))
+    builders = [tables.boxes_table, tables.corrections_table, tables.classes_table,
+                tables.breakdowns_table, tables.confusion_table, tables.annotators_table,
+                tables.annotator_classes_table, tables.attributes_table, tables.hygiene_table,
+                tables.images_table]
+    for build in builders:
+        table = build(result)
+        for dictionary in (True, False, table.schema.names[:2]):
+            ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
+            kernels.write_parquet(table, str(ours), use_dictionary=dictionary)
+            pq.write_table(table, theirs, use_dictionary=dictionary)
+            assert ours.read_bytes() == theirs.read_bytes(), (build.__name__, dictionary)

@@ -240,7 +240,7 @@ def test_failed_write_leaves_previous_outputs_intact(tmp_path: Path,
     def broken_write(*_args: object, **_kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("pyarrow.parquet.write_table", broken_write)
+    monkeypatch.setattr("bbqa.arrow_kernels.write_parquet", broken_write)
     code, _, stderr = run(*args)
     assert code == 2 and "No space left" in stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -343,7 +343,8 @@ def _modules_loaded_by_audit(*options: str, arrow: bool = False) -> list[str]:
     the demo's small files with the Arrow reader, as large files are."""
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"),
             "--quiet", *options]
-    optional = ("pyarrow.compute", "numpy.ma", "rich", "msgspec", "concurrent.futures")
+    optional = ("pyarrow.compute", "numpy.ma", "rich", "msgspec", "concurrent.futures",
+                "pyarrow.parquet", "pyarrow.fs", "ssl")
     code = (
         "import sys\n"
         "from bbqa.cli import app\n"
@@ -361,8 +362,9 @@ def _modules_loaded_by_audit(*options: str, arrow: bool = False) -> list[str]:
 
 
 def test_a_quiet_audit_imports_only_what_it_uses(tmp_path: Path) -> None:
-    """Rich (20 ms), pyarrow.compute (30 ms), numpy.ma (8 ms), msgspec (7 ms) and
-    concurrent.futures (4 ms) are start-up time a short audit notices. numpy.ma would load
+    """Rich (20 ms), pyarrow.compute (30 ms), numpy.ma (8 ms), msgspec (7 ms),
+    concurrent.futures (4 ms) and pyarrow.parquet with the file systems and ssl it imports
+    (10 ms) are start-up time a short audit notices. numpy.ma would load
     with the first numpy array given to pa.array (it checks for masked arrays): the tables
     are built from buffers instead. msgspec decodes small files and whatever the Arrow reader
     leaves to the strict path."""
