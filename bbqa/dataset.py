@@ -170,6 +170,19 @@ class Attribute:
         lookup: list[str | None] = [*self.values, None]
         return [lookup[c] for c in self.codes.tolist()]
 
+    def kept(self, rows: npt.NDArray[np.int64] | npt.NDArray[np.bool_]) -> Attribute:
+        """The attribute of ``rows`` (indices or a mask) only: values that none of them has
+        are left out, the rest keep their order.
+
+        >>> Attribute(np.array([2, 0, -1, 2]), ("a", "b", "c")).kept(np.array([0, 2])).values
+        ('c',)
+        """
+        codes = self.codes[rows]
+        used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(self.values)))
+        remap = np.full(len(self.values) + 1, -1, np.int32)  # the last entry: code -1
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return Attribute(codes=remap[codes], values=tuple(self.values[i] for i in used.tolist()))
+
 
 def encode_attribute(raw: Sequence[str | None]) -> Attribute:
     """Dictionary-encode per-box attribute values; ``None`` marks a box without the attribute.

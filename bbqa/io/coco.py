@@ -31,8 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
-from bbqa.arrays import distinct
-from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
+from bbqa.dataset import Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.coco_columns import (
@@ -272,20 +271,6 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _kept_attributes(attributes: dict[str, Attribute], rows: npt.NDArray[np.int64]
-                     ) -> dict[str, Attribute]:
-    """The attributes of the kept rows; values only dropped rows had are left out."""
-    kept = {}
-    for name, attribute in attributes.items():
-        codes = attribute.codes[rows]
-        used = distinct(codes[codes >= 0])
-        remap = np.full(len(attribute.values) + 1, -1, np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        kept[name] = Attribute(codes=remap[codes],
-                               values=tuple(attribute.values[i] for i in used.tolist()))
-    return kept
-
-
 def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
            annotations: AnnotationColumns, path: Path, problems: list[Problem]) -> Dataset:
     image_row = _image_rows(images, path)
@@ -362,7 +347,7 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
         crowd=at_final(a.crowd),
         valid=at_sel(valid),
         score=at_final(a.score),
-        attributes=_kept_attributes(a.attributes, final_rows),
+        attributes={name: attribute.kept(final_rows) for name, attribute in a.attributes.items()},
     )
     return Dataset.build(
         images=Images.build(

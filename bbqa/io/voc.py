@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
-from bbqa.arrays import decimal_texts, distinct
+from bbqa.arrays import decimal_texts
 from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -253,12 +253,7 @@ def _flag_attribute(codes: npt.NDArray[np.int64], texts: list[str], default: str
     per_object = lookup[codes]
     if not (per_object >= 0).any():
         return None
-    kept = per_object[keep]
-    used = distinct(kept[kept >= 0])
-    renumber = np.full(len(values), -1, dtype=np.int32)
-    renumber[used] = np.arange(len(used), dtype=np.int32)
-    return Attribute(codes=np.where(kept >= 0, renumber[kept], -1).astype(np.int32),
-                     values=tuple(values[u] for u in used.tolist()))
+    return Attribute(codes=per_object, values=tuple(values)).kept(keep)
 
 
 @paused()
