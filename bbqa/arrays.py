@@ -8,7 +8,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,15 @@ def distinct(values: npt.NDArray[_T]) -> npt.NDArray[_T]:
     first[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
     return ordered[first]
+
+
+def increasing(values: npt.NDArray[Any]) -> bool:
+    """Whether every value is greater than the one before (numbers or text).
+
+    >>> increasing(np.array([1, 5, 9])), increasing(np.array(["b", "a"]))
+    (True, False)
+    """
+    return bool(np.greater(values[1:], values[:-1]).all())
 
 
 def decimal_texts(values: npt.NDArray[np.integer]) -> npt.NDArray[np.str_]:

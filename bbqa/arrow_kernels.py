@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -150,7 +151,8 @@ def _text_from_numpy(values: npt.NDArray[np.str_], validity: Any, null_count: in
                                   pa.py_buffer(data)], null_count=null_count)
 
 
-def write_parquet(table: Any, path: str, *, use_dictionary: bool | list[str] = True) -> None:
+def write_parquet(table: Any, path: str | os.PathLike[str], *,
+                  use_dictionary: bool | list[str] = True) -> None:
     """``pyarrow.parquet.write_table(table, path, use_dictionary=...)``, the same bytes,
     through the writer that function wraps.
 
@@ -165,7 +167,7 @@ def write_parquet(table: Any, path: str, *, use_dictionary: bool | list[str] = T
 
         pq.write_table(table, path, use_dictionary=use_dictionary)
         return
-    writer = ParquetWriter(path, table.schema, use_dictionary=use_dictionary,
+    writer = ParquetWriter(os.fspath(path), table.schema, use_dictionary=use_dictionary,
                            compression="snappy", version="2.6", write_statistics=True,
                            writer_engine_version="V2", data_page_version="1.0")
     try:

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa import progress
+from bbqa.arrays import increasing
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
@@ -181,7 +182,7 @@ def _duplicates(ids: npt.NDArray[np.int64] | list[CocoId], path: Path, problems:
                 ) -> npt.NDArray[np.bool_]:
     """Rows whose annotation id appeared before; each reported with both positions."""
     duplicate = np.zeros(len(ids), bool)
-    if isinstance(ids, np.ndarray) and bool(np.greater(ids[1:], ids[:-1]).all()):
+    if isinstance(ids, np.ndarray) and increasing(ids):
         return duplicate  # increasing ids (most exports number annotations in order) repeat none
     try:
         keys = np.array(ids, dtype=np.int64)

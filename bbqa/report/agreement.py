@@ -78,8 +78,8 @@ def write_agreement(result: AgreementResult, folder: Path) -> list[Path]:
     from functools import partial
 
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    from bbqa.arrow_kernels import write_parquet
     from bbqa.report.files import summary_json, write_atomically
 
     def table(rows: list[dict[str, Any]] | dict[str, list[Any]]) -> pa.Table:
@@ -91,8 +91,8 @@ def write_agreement(result: AgreementResult, folder: Path) -> list[Path]:
 
     text = summary_json(result.summary)
     return write_atomically(folder, {
-        "pairs.parquet": partial(pq.write_table, table(result.pairs)),
-        "agreement.parquet": partial(pq.write_table, table(result.rows)),
-        "annotator_matrix.parquet": partial(pq.write_table, table(result.matrix)),
+        "pairs.parquet": partial(write_parquet, table(result.pairs)),
+        "agreement.parquet": partial(write_parquet, table(result.rows)),
+        "annotator_matrix.parquet": partial(write_parquet, table(result.matrix)),
         "summary.json": lambda p: p.write_text(text, encoding="utf-8"),
     })

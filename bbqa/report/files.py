@@ -147,7 +147,7 @@ def _write_parquet(build: Callable[[], Any], path: Path) -> None:
     # dictionaries first costs a quarter of the biggest file's time.
     repeated = [field.name for field in table.schema if field.name not in MOSTLY_DISTINCT
                 and not pa.types.is_floating(field.type)]
-    write_parquet(table, str(path), use_dictionary=repeated)
+    write_parquet(table, path, use_dictionary=repeated)
 
 
 def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
