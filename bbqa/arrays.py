@@ -69,7 +69,7 @@ def text_codes(texts: npt.NDArray[np.str_], index_of: Mapping[str, int]
     [1, -1, 0, 1, -1]
     """
     values, inverse = np.unique(texts, return_inverse=True)
-    table = np.array([index_of.get(v, -1) if v else -1 for v in values.tolist()] + [-1],
+    table = np.array([index_of.get(v, -1) if v else -1 for v in values.tolist()],
                      dtype=np.int64)
     codes: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
     return codes

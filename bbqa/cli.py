@@ -69,7 +69,7 @@ def _root(
 
 def _fail(message: str, code: int) -> NoReturn:
     _console(stderr=True, highlight=False, soft_wrap=True).print(f"bbqa: error: {message}",
-                                                                markup=False)
+                                                                 markup=False)
     raise typer.Exit(code)
 
 

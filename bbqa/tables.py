@@ -59,9 +59,9 @@ CLASSES_SCHEMA = pa.schema(
 
 def _lookup(names: list[str], index: npt.NDArray[np.int64]) -> pa.Array:
     """``names[index]`` as an Arrow string array, null where ``index`` is negative."""
-    indices = kernels.from_numpy(np.asarray(index, dtype=np.int32), mask=index < 0)
     if not names:
         return pa.nulls(len(index), pa.string())
+    indices = kernels.from_numpy(np.asarray(index, dtype=np.int32), mask=index < 0)
     return kernels.take(pa.array(names, pa.string()), indices)
 
 
