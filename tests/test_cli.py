@@ -318,6 +318,40 @@ def test_console_entry_runs_the_command_with_the_collector_on(
         gc.unfreeze()
 
 
+_FAKE_CLI = """
+import os, sys, types
+fake = types.ModuleType("bbqa.cli")
+def main():
+    import numpy
+    threads = [line.split()[1] for line in open("/proc/self/status")
+               if line.startswith("Threads:")]
+    print(os.environ.get("OPENBLAS_NUM_THREADS"), *threads)
+fake.main = main
+sys.modules["bbqa.cli"] = fake
+import bbqa.console
+bbqa.console.main()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "1"), ("2", "2")])
+def test_console_entry_asks_openblas_for_one_thread_unless_told(chosen: str | None,
+                                                               expected: str) -> None:
+    """numpy's OpenBLAS starts a thread per core on import; bbqa needs none of them."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if chosen is not None:
+        env["OPENBLAS_NUM_THREADS"] = chosen
+    done = subprocess.run([sys.executable, "-c", _FAKE_CLI], capture_output=True, text=True,
+                          check=True, env=env)
+    value, threads = done.stdout.split()
+    assert value == expected
+    if chosen is None:
+        # numpy loaded after the entry point set the limit: no BLAS thread besides the main one.
+        assert threads == "1"
+
+
 def test_importing_the_package_loads_nothing_heavy() -> None:
     code = ("import sys, bbqa; heavy = sorted(m for m in ('numpy', 'pyarrow', 'typer') "
             "if m in sys.modules); print(heavy, bbqa.Dataset.__name__, bbqa.load.__module__)")
