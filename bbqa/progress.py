@@ -3,6 +3,8 @@
 A stage is named by calling the :class:`Stages` object. Code deep inside a stage (a loader going
 through 5,000 files, the matcher going through its pairs) reports how much work it has with
 :func:`count`, without being handed the display: outside an enabled display that is a no-op.
+Work on another thread beside the stages (the hygiene checks) runs under :func:`beside`: its
+counts and time are kept apart, for ``--profile``, and the display shows the main thread's.
 
 Example:
     >>> with Stages(enabled=False) as stages:
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:  # Rich loads only when a display is made: loaders import this
 Step = Callable[[int], None]
 
 _active: Stages | None = None
+# The label of the work this thread does beside the stages, if any (see beside()).
+_thread = threading.local()
 
 
 def _ignore(_n: int) -> None:
@@ -44,6 +49,32 @@ def count(total: int, unit: str) -> Step:
     if _active is None:
         return _ignore
     return _active.count(total, unit)
+
+
+@contextmanager
+def beside(stage: str) -> Iterator[None]:
+    """Run a block of work on this thread beside the main thread's stages.
+
+    What it counts goes under ``"<stage> (beside)"`` rather than the running stage, and its
+    time is recorded under that name for ``--profile``; the display keeps showing the stages.
+
+    >>> with Stages(enabled=False) as stages:
+    ...     stages("match")
+    ...     with beside("hygiene"):
+    ...         count(4, "pairs")(4)
+    >>> stages.counted
+    {'hygiene (beside)': (4, 4, 'pairs')}
+    """
+    label = f"{stage} (beside)"
+    started = time.perf_counter()
+    _thread.label = label
+    try:
+        yield
+    finally:
+        _thread.label = None
+        active = _active
+        if active is not None:
+            active.beside_timings.append((label, time.perf_counter() - started))
 
 
 def silence() -> None:
@@ -90,6 +121,7 @@ class Stages:
         self._started = time.perf_counter()
         self._current = "start-up"
         self.timings: list[tuple[str, float]] = []
+        self.beside_timings: list[tuple[str, float]] = []
         self.counted: dict[str, tuple[int, int, str]] = {}
         self._lock = threading.Lock()
 
@@ -118,13 +150,15 @@ class Stages:
 
     def count(self, total: int, unit: str) -> Step:
         """See :func:`count`."""
-        stage = self._current
+        beside_label: str | None = getattr(_thread, "label", None)
+        stage = beside_label or self._current
         with self._lock:  # golden set and batch may load in two threads
             done, before, _ = self.counted.get(stage, (0, 0, unit))
             # A stage may announce work more than once (two loaders, two matching passes):
             # the counts add up.
             self.counted[stage] = (done, before + total, unit)
-        progress, task = self._progress, self._task
+        # Work beside the stages is counted, not drawn: the bar belongs to the current stage.
+        progress, task = (self._progress, self._task) if beside_label is None else (None, None)
         if progress is not None and task is not None:
             progress.update(task, total=before + total, completed=done, unit=unit)
 
@@ -156,5 +190,11 @@ class Stages:
                 _, total, unit = self.counted.get(name, (0, 0, ""))
                 table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
             table.add_row("total", f"{sum(s for _, s in self.timings):.3f}", "")
+            if self.beside_timings:
+                # On another thread, within the stages' time: not part of the total.
+                table.add_section()
+                for name, seconds in self.beside_timings:
+                    _, total, unit = self.counted.get(name, (0, 0, ""))
+                    table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
             assert self._console is not None  # made in __init__ for a profile
             self._console.print(table)

@@ -62,7 +62,7 @@ def test_cli_audit_that_fails_mid_way_writes_no_file(tmp_path: Path,
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    # Hygiene runs after boxes.parquet has started writing.
+    # Hygiene runs beside the tables; its error surfaces after boxes.parquet has started.
     monkeypatch.setattr(auditing, "hygiene", explode)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, [*AUDIT, "--out", str(out)])
@@ -76,3 +76,38 @@ def test_early_boxes_file_equals_the_finished_audits_table(tmp_path: Path) -> No
     expected = tables.boxes_table(bbqa.audit(bbqa.load(DEMO / "golden.json"),
                                              bbqa.load(DEMO / "batch.json")))
     assert pq.read_table(out / "boxes.parquet").equals(expected)
+
+
+def test_a_failed_audit_returns_only_once_the_hygiene_thread_is_done(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hygiene runs on another thread: an error on the main thread must not leave it running."""
+    import threading
+
+    release = threading.Event()
+    finished: list[str] = []
+
+    def slow_hygiene(_dataset: object, role: str, **_kwargs: object) -> list[object]:
+        release.wait(5)
+        finished.append(role)
+        return []
+
+    def failing_table(*_args: object, **_kwargs: object) -> None:
+        # The main thread fails while the hygiene thread is still waiting; let it go on later.
+        threading.Timer(0.2, release.set).start()
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(auditing, "hygiene", slow_hygiene)
+    monkeypatch.setattr(auditing, "image_table", failing_table)
+    golden, batch = bbqa.load(DEMO / "golden.json"), bbqa.load(DEMO / "batch.json")
+    with pytest.raises(RuntimeError, match="boom"):
+        auditing.audit(golden, batch)
+    assert finished == ["golden", "batch"]
+
+
+def test_hygiene_findings_from_the_thread_match_a_direct_call() -> None:
+    from bbqa.metrics.hygiene import hygiene
+
+    golden, batch = bbqa.load(DEMO / "golden.json"), bbqa.load(DEMO / "batch.json")
+    result = auditing.audit(golden, batch)
+    direct = (*hygiene(golden, "golden"), *hygiene(batch, "batch"))
+    assert result.hygiene == direct and len(direct) > 0

@@ -118,3 +118,30 @@ def test_counts_from_two_threads_add_up() -> None:
             for future in [pool.submit(work) for _ in range(4)]:
                 future.result()
     assert stages.counted["loading"] == (8000, 8000, "files")
+
+
+def test_work_beside_the_stages_is_counted_and_timed_apart() -> None:
+    console, _ = terminal()
+    with Stages(enabled=True, console=console, profile=True) as stages:
+        stages("match")
+        progress.count(3, "pairs")(3)
+        with progress.beside("hygiene"):
+            progress.count(5, "pairs")(5)
+        progress.count(2, "pairs")(2)
+    # The running stage keeps only its own pairs; the beside work has its own entry and time.
+    assert stages.counted == {"match": (5, 5, "pairs"), "hygiene (beside)": (5, 5, "pairs")}
+    assert [name for name, _ in stages.beside_timings] == ["hygiene (beside)"]
+    assert "hygiene (beside)" not in dict(stages.timings)
+
+
+def test_profile_shows_hygiene_beside_the_stages() -> None:
+    result = CliRunner().invoke(app, ["audit", str(DEMO / "batch.json"), "--golden",
+                                      str(DEMO / "golden.json"), "--profile", "--quiet"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split("│") for line in result.output.splitlines() if line.count("│") >= 3]
+    names = [row[1].strip() for row in rows]
+    # After the total, apart: the hygiene checks' own time and candidate pairs.
+    assert names.index("hygiene (beside)") > names.index("total")
+    beside = rows[names.index("hygiene (beside)")]
+    assert float(beside[2]) >= 0 and "pairs" in beside[3]
+    assert "pairs" not in rows[names.index("hygiene")][3]
