@@ -48,6 +48,49 @@ def test_wilson_known_values(k: int, n: int, low: float, high: float) -> None:
     assert (round(float(got_low[0]), 4), round(float(got_high[0]), 4)) == (low, high)
 
 
+def _plain_t_bisection(p: float, df: float) -> float:
+    """The quantile by the plain bisection, every step evaluated: what the shortcut must
+    reproduce bit for bit."""
+    if p < 0.5:
+        return -_plain_t_bisection(1.0 - p, df)
+    low, high = 0.0, 1.0
+    while student_t_sf(high, df) > 1.0 - p:
+        high *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        if student_t_sf(mid, df) > 1.0 - p:
+            low = mid
+        else:
+            high = mid
+        if high - low < 1e-12:
+            break
+    return 0.5 * (low + high)
+
+
+def test_t_quantile_shortcut_gives_the_plain_bisections_bits() -> None:
+    from bbqa.metrics.stats import _t_bracket
+
+    rng = np.random.default_rng(11)
+    cases = [(p, float(df)) for p in (0.975, 0.95, 0.995, 0.9995, 0.6, 0.025)
+             for df in (*range(1, 40), 99, 1000, 54321, 10**6)]
+    cases += [(0.975, 1e-300), (0.975, 1e300), (0.999999, 0.01)]  # no shortcut, no error
+    cases += [(float(rng.uniform(0.5, 0.9999)),
+               float(rng.integers(1, 10**5)) if rng.random() < 0.5 else float(rng.uniform(0.5, 50)))
+              for _ in range(400)]
+    used = 0
+    for p, df in cases:
+        student_t_quantile.cache_clear()
+        assert student_t_quantile(p, df) == _plain_t_bisection(p, df), (p, df)
+        q = max(p, 1 - p)
+        below, above = _t_bracket(1 - q, q, df)
+        if math.isfinite(below):
+            used += 1
+            assert below < abs(_plain_t_bisection(q, df)) < above
+    # The shortcut is taken in the usual cases (else this test would prove nothing about it).
+    assert used > 0.8 * len(cases)
+    assert all(math.isfinite(_t_bracket(0.025, 0.975, df)[0]) for df in range(2, 3000, 7))
+
+
 def test_t_distribution_and_beta_against_scipy() -> None:
     for df in (1, 2.5, 7, 30, 400, 5000):
         for t in (-3.0, -0.4, 0.0, 0.7, 2.0, 6.5):

@@ -95,6 +95,13 @@ def student_t_sf(t: float, df: float) -> float:
 def student_t_quantile(p: float, df: float) -> float:
     """The ``p`` quantile of Student's t (bisection on :func:`student_t_sf`).
 
+    The bisection starts from [0, 1], doubles the upper end until it passes the quantile and
+    halves the bracket until it is narrower than 1e-12. Most of its steps are far from the
+    quantile, where the side of the midpoint is already known from a narrow bracket around
+    it (:func:`_t_bracket`, checked with two evaluations): those steps skip the evaluation,
+    and the result is the same, bit for bit (tested against the plain bisection), at about
+    a third of the cost.
+
     >>> round(student_t_quantile(0.975, 10), 4)
     2.2281
     """
@@ -102,18 +109,72 @@ def student_t_quantile(p: float, df: float) -> float:
         return math.nan
     if p < 0.5:
         return -student_t_quantile(1.0 - p, df)
+    tail = 1.0 - p
+    below, above = _t_bracket(tail, p, df)
+
+    def short_of_quantile(t: float) -> bool:
+        """``student_t_sf(t, df) > tail``, evaluated only inside the bracket."""
+        if t <= below:
+            return True
+        if t >= above:
+            return False
+        return student_t_sf(t, df) > tail
+
     low, high = 0.0, 1.0
-    while student_t_sf(high, df) > 1.0 - p:
+    while short_of_quantile(high):
         high *= 2.0
     for _ in range(200):
         mid = 0.5 * (low + high)
-        if student_t_sf(mid, df) > 1.0 - p:
+        if short_of_quantile(mid):
             low = mid
         else:
             high = mid
         if high - low < 1e-12:
             break
     return 0.5 * (low + high)
+
+
+def _t_bracket(tail: float, p: float, df: float) -> tuple[float, float]:
+    """``(below, above)`` around the point where the computed ``student_t_sf(., df)`` crosses
+    ``tail``: the survival function is above ``tail`` at ``below`` and below it at ``above``, by
+    far more than its rounding error, so every point outside the bracket is on a known side.
+    ``(-inf, inf)`` (no shortcut) when Newton's method does not settle or the check fails.
+    """
+    try:
+        return _newton_bracket(tail, p, df)
+    except (ArithmeticError, ValueError):  # an extreme df under- or overflows: no shortcut
+        return -math.inf, math.inf
+
+
+def _newton_bracket(tail: float, p: float, df: float) -> tuple[float, float]:
+    # The computed sf carries rounding error from the log-gamma terms, which grow like
+    # a log a (a = df / 2); ``rounding`` overstates it about twice. Newton's method settles to
+    # within that error's effect, and the bracket is made thirty times wider, so that no point
+    # outside it lands on the wrong side.
+    a = df / 2
+    rounding = 4e-16 * tail * (8.0 + a * abs(math.log(a)) + abs(math.lgamma(a + 0.5)))
+    # Cornish-Fisher start from the normal quantile, then Newton on sf(t) = tail.
+    z = normal_quantile(p)
+    t = z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df * df)
+    log_scale = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+    for _ in range(8):
+        density = math.exp(log_scale - (df + 1) / 2 * math.log1p(t * t / df))
+        if not density > 0:
+            return -math.inf, math.inf
+        step = (student_t_sf(t, df) - tail) / density
+        t += step
+        if abs(step) <= max(1e-13 * max(1.0, abs(t)), 10 * rounding / density):
+            break
+    else:
+        return -math.inf, math.inf
+    width = max(1e-10 * max(1.0, abs(t)), 30 * rounding / density)
+    below, above = t - width, t + width
+    # Each end must differ from the tail by at least half what the density predicts: a
+    # bigger rounding error than estimated shows here, and the shortcut is not taken.
+    margin = 0.5 * width * density
+    if not (student_t_sf(below, df) > tail + margin and student_t_sf(above, df) < tail - margin):
+        return -math.inf, math.inf
+    return below, above
 
 
 def mean_interval(values: FloatArray, confidence: float = 0.95) -> tuple[float, float, float]:
