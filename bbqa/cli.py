@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -24,12 +24,15 @@ from bbqa.align import ImageKey
 from bbqa.auditing import AuditOptions
 from bbqa.dataset import Dataset
 from bbqa.errors import BbqaError, InputError, UsageError
-from bbqa.gate import Decision, GateResult
 from bbqa.io import Format
 from bbqa.io.writers import WriteFormat
-from bbqa.policy import Policy
 from bbqa.report.ci import ReportFormat, parse_report
 from bbqa.report.sections import DEFAULT_SECTIONS, Section
+from bbqa.verdicts import Decision
+
+if TYPE_CHECKING:  # the gate and the policy reader load only for a run with --policy
+    from bbqa.gate import GateResult
+    from bbqa.policy import Policy
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -295,12 +298,15 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     from bbqa.auditing import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
     from bbqa.background import Task
     from bbqa.inputs import describe_inputs
-    from bbqa.policy import load_policy
     from bbqa.progress import Stages
     from bbqa.scenes import apply_scenes, read_scene_map
 
     mapping = read_class_map(request.class_map) if request.class_map is not None else {}
-    policy = load_policy(request.policy) if request.policy is not None else None
+    policy = None
+    if request.policy is not None:
+        from bbqa.policy import load_policy
+
+        policy = load_policy(request.policy)
     scene_map = read_scene_map(request.scenes) if request.scenes is not None else {}
     load = partial(io.load, sizes=request.sizes, images=request.images,
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
@@ -363,7 +369,7 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
     return EXIT_OK
 
 
-def apply_policy(policy: Policy, options: AuditOptions, request: AuditRequest,
+def apply_policy(policy: "Policy", options: AuditOptions, request: AuditRequest,
                  golden: Dataset, batch: Dataset) -> AuditOptions:
     """Matching settings from the policy, under the command line's; names checked first."""
     from bbqa.metrics.rows import SIZE_LABELS, density_labels
@@ -390,7 +396,7 @@ def apply_policy(policy: Policy, options: AuditOptions, request: AuditRequest,
 
 
 def emit_reports(reports: list[tuple[ReportFormat, str | None]], summary: dict[str, Any],
-                 gate: GateResult | None) -> None:
+                 gate: "GateResult | None") -> None:
     """Write each ``--report``: to stdout without a path, else atomically to the file."""
     from bbqa.report.ci import RENDERERS
     from bbqa.report.files import write_atomically

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -39,23 +38,8 @@ from bbqa.metrics.stats import (
     wilson_interval,
 )
 from bbqa.policy import CHECK_KEYS, Policy, Rule
-
-
-class Decision(StrEnum):
-    """How an interval turns into a verdict."""
-
-    POINT = "point"
-    LENIENT = "lenient"
-    STRICT = "strict"
-
-
-class Verdict(StrEnum):
-    """The outcome of one check."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    WARN = "warn"
-    SKIP = "skip"
+from bbqa.verdicts import Decision as Decision  # re-exported: part of the gate's API
+from bbqa.verdicts import Verdict as Verdict
 
 
 @dataclass(frozen=True)

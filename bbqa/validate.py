@@ -17,9 +17,10 @@ from typing import Any
 from bbqa.arrays import distinct
 from bbqa.dataset import Dataset, Level
 from bbqa.errors import InputError
-from bbqa.gate import Check, Decision, GateResult, Verdict
+from bbqa.gate import Check, GateResult
 from bbqa.io.sidefiles import parse_json, read_text
 from bbqa.metrics.hygiene import HYGIENE_CHECKS, HygieneFinding, hygiene
+from bbqa.verdicts import Decision, Verdict
 
 VALIDATE_CHECKS = ("schema_errors", "unknown_classes", *(f"hygiene_{c}" for c in HYGIENE_CHECKS))
 

@@ -378,7 +378,7 @@ def _modules_loaded_by_audit(*options: str, arrow: bool = False) -> list[str]:
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"),
             "--quiet", *options]
     optional = ("pyarrow.compute", "numpy.ma", "rich", "msgspec", "concurrent.futures",
-                "pyarrow.parquet", "pyarrow.fs", "ssl")
+                "pyarrow.parquet", "pyarrow.fs", "ssl", "bbqa.gate", "bbqa.policy")
     code = (
         "import sys\n"
         "from bbqa.cli import app\n"
@@ -401,8 +401,11 @@ def test_a_quiet_audit_imports_only_what_it_uses(tmp_path: Path) -> None:
     (10 ms) are start-up time a short audit notices. numpy.ma would load
     with the first numpy array given to pa.array (it checks for masked arrays): the tables
     are built from buffers instead. msgspec decodes small files and whatever the Arrow reader
-    leaves to the strict path."""
+    leaves to the strict path. The gate and the policy reader (5 ms) load for --policy."""
     assert _modules_loaded_by_audit(arrow=True) == []
+    policy = ROOT / "fixtures" / "policies" / "prototype-loose.toml"
+    assert _modules_loaded_by_audit("--policy", str(policy), arrow=True) == [
+        "bbqa.gate", "bbqa.policy"]
     assert _modules_loaded_by_audit("--out", str(tmp_path), arrow=True) == []
     assert (tmp_path / "corrections.csv").stat().st_size > 0
     assert _modules_loaded_by_audit() == ["msgspec"]

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bbqa.gate import Check, GateResult, Verdict
+from bbqa.verdicts import Verdict
+
+if TYPE_CHECKING:  # the gate loads only for a run with --policy
+    from bbqa.gate import Check, GateResult
 
 
 def quoteattr(text: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console, Group
@@ -19,10 +19,13 @@ from rich.text import Text
 
 from bbqa.auditing import AuditResult
 from bbqa.dataset import Level, Problem
-from bbqa.gate import GateResult, Verdict
 from bbqa.metrics.breakdowns import ALL_CLASSES
 from bbqa.metrics.hygiene import HygieneFinding
 from bbqa.report.sections import DEFAULT_SECTIONS, Section
+from bbqa.verdicts import Verdict
+
+if TYPE_CHECKING:  # the gate loads only for a run with --policy
+    from bbqa.gate import GateResult
 
 _BARS = " ▁▂▃▄▅▆▇█"
 # How many golden warnings and batch findings are printed before the rest is summarised.
