@@ -385,3 +385,46 @@ def test_images_per_annotator_counts_distinct_labelings_either_way() -> None:
         expected = [len({int(lab) for a, lab in zip(annotator, labeling, strict=True) if a == k})
                     for k in range(n_names)]
         assert _images_per_annotator(annotator, labeling, n_names).tolist() == expected
+
+
+def test_attribute_mismatch_compares_texts_whatever_each_sides_value_order() -> None:
+    """Golden and batch number their attribute values on their own; a pair differs when the
+    texts differ, never because the same text has another code on the other side."""
+    from bbqa.align import align
+    from bbqa.dataset import Attribute, Boxes, Dataset, Images
+    from bbqa.match import Outcome, match
+    from bbqa.metrics.rows import row_context
+
+    rng = np.random.default_rng(5)
+    n = 400
+    xy = rng.uniform(0, 500, (n, 2))
+    golden_choices: list[str | None] = ["yes", "no", None]
+    batch_choices: list[str | None] = ["maybe", "no", "yes", None]
+    golden_text = [golden_choices[i] for i in rng.integers(0, 3, n).tolist()]
+    batch_text = [batch_choices[i] for i in rng.integers(0, 4, n).tolist()]
+
+    def dataset(values: tuple[str, ...], texts: list[str | None]) -> Dataset:
+        codes = np.array([values.index(t) if t is not None else -1 for t in texts], np.int32)
+        return Dataset.build(
+            Images.build(["a.jpg"], [1000.0], [1000.0]), ["car"],
+            Boxes.build(np.zeros(n, int), np.zeros(n, int), xy[:, 0], xy[:, 1], xy[:, 0] + 9,
+                        xy[:, 1] + 9, [str(i) for i in range(n)],
+                        attributes={"occluded": Attribute(codes, values)}))
+
+    # The same boxes on both sides, each with its own order of values.
+    golden = dataset(("yes", "no"), golden_text)
+    batch = dataset(("maybe", "no", "yes"), batch_text)
+    alignment = align(golden, batch)
+    matches = match(golden, batch, alignment)
+    rows = row_context(golden, batch, alignment, matches)
+    gb, bb = golden.boxes, batch.boxes
+    golden_of = dict(zip(gb.ids.tolist(), gb.attributes["occluded"].decoded(), strict=True))
+    batch_of = dict(zip(bb.ids.tolist(), bb.attributes["occluded"].decoded(), strict=True))
+    matched = set(np.flatnonzero(matches.outcome == Outcome.MATCHED).tolist())
+    assert len(matched) > 0.9 * n
+    for row in range(len(matches)):
+        g_text = golden_of[gb.ids[matches.golden[row]]] if matches.golden[row] >= 0 else None
+        b_text = batch_of[bb.ids[matches.batch[row]]] if matches.batch[row] >= 0 else None
+        expected = (row in matched and g_text is not None and b_text is not None
+                    and g_text != b_text)
+        assert bool(rows.attribute_mismatch[row]) == expected, row

@@ -177,12 +177,16 @@ def row_context(
     compared = tuple(sorted(set(gb.attributes) & set(bb.attributes)))
     mismatch = np.zeros(len(matches), bool)
     for name in compared:
-        g_values = np.array((*gb.attributes[name].values, ""), dtype=np.str_)
-        b_values = np.array((*bb.attributes[name].values, ""), dtype=np.str_)
+        # Both sides' codes in one numbering of their texts: equal numbers, equal texts (a
+        # comparison of integers, not of a text per pair).
+        g_values, b_values = gb.attributes[name].values, bb.attributes[name].values
+        number = {text: i for i, text in enumerate(dict.fromkeys((*g_values, *b_values)))}
+        g_number = np.array([number[v] for v in g_values] + [-1], np.int64)
+        b_number = np.array([number[v] for v in b_values] + [-1], np.int64)
         g_code = gb.attributes[name].codes[gi]
         b_code = bb.attributes[name].codes[bi]
         both = (g_code >= 0) & (b_code >= 0)
-        differs = both & (g_values[g_code] != b_values[b_code])
+        differs = both & (g_number[g_code] != b_number[b_code])
         mismatch[np.flatnonzero(pair)[differs]] = True
     mismatch &= matched
     return RowContext(
