@@ -103,13 +103,17 @@ def _group_ranges(golden_group: IndexArray, batch_group: IndexArray) -> tuple[In
 
 
 def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray, *,
-                     later_only: bool = False) -> Iterator[tuple[IndexArray, IndexArray]]:
-    """All (golden position, batch position) pairs sharing a group key, in bounded chunks.
+                     later_only: bool = False, chunk: int | None = None
+                     ) -> Iterator[tuple[IndexArray, IndexArray]]:
+    """All (golden position, batch position) pairs sharing a group key, in chunks of about
+    ``chunk`` pairs (:data:`PAIR_CHUNK` by default; more only when one batch position alone
+    has more).
 
     Both group arrays must be sorted. Positions index those arrays. A generator: only one
     chunk of pairs exists at a time. ``later_only`` pairs an array with itself: each position
     only with the later positions of its group, so every unordered pair comes once.
     """
+    chunk = chunk or PAIR_CHUNK
     low, high = _group_ranges(golden_group, batch_group)
     if later_only:
         low = np.maximum(low, np.arange(1, len(batch_group) + 1, dtype=np.int64))
@@ -123,7 +127,7 @@ def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray, *,
     n_batch = len(batch_group)
     while start_batch < n_batch:
         base = int(ends[start_batch - 1]) if start_batch else 0
-        stop_batch = int(np.searchsorted(ends, base + PAIR_CHUNK, side="right"))
+        stop_batch = int(np.searchsorted(ends, base + chunk, side="right"))
         stop_batch = max(stop_batch, start_batch + 1)
         part_counts = counts[start_batch:stop_batch]
         n_pairs = int(part_counts.sum())

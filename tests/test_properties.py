@@ -217,14 +217,14 @@ def test_duplicate_pairs_equal_a_brute_force_loop(scene: tuple[list[Row], list[R
                                                   chunk: int, min_iou: float) -> None:
     import pytest
 
-    from bbqa import match as match_module
+    from bbqa.metrics import hygiene
     from bbqa.metrics.hygiene import duplicate_pairs
 
     rows = scene[0] + [(r[0], r[1], r[2] + 0.5, r[3], r[4] + 0.5, r[5], r[6] + "d")
                        for r in scene[0][::2]]  # near-copies, so that duplicates exist
     dataset = _dataset(rows, ["i0", "i1", "i2"], ["a", "b"])
     with pytest.MonkeyPatch.context() as patched:
-        patched.setattr(match_module, "PAIR_CHUNK", chunk)  # pairs split across many chunks
+        patched.setattr(hygiene, "HYGIENE_PAIR_CHUNK", chunk)  # pairs split across chunks
         first, second, iou = duplicate_pairs(dataset, min_iou)
     b = dataset.boxes
     expected = set()

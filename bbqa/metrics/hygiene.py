@@ -17,6 +17,7 @@ from bbqa.geometry import pair_iou
 from bbqa.match import _candidate_pairs
 
 HYGIENE_CHECKS = ("duplicate", "degenerate", "outside_image", "too_small")
+HYGIENE_PAIR_CHUNK = 1 << 17
 # Loader problem codes that are hygiene findings, and the check they count under.
 _PROBLEM_CHECKS = {"degenerate": "degenerate", "negative_size": "degenerate",
                    "outside_image": "outside_image", "past_image_edge": "outside_image"}
@@ -49,7 +50,10 @@ def duplicate_pairs(dataset: Dataset, min_iou: float) -> tuple[npt.NDArray[np.in
     boxes, groups = usable[order], key[order]
     firsts, seconds, ious = [], [], []
     places = []
-    for later, earlier in _candidate_pairs(groups, groups, later_only=True):
+    # Small chunks: the audit runs this beside its tables, and each chunk's temporaries
+    # (about 130 bytes a pair) add to that work's peak memory.
+    for later, earlier in _candidate_pairs(groups, groups, later_only=True,
+                                           chunk=HYGIENE_PAIR_CHUNK):
         i, j = boxes[earlier], boxes[later]
         iou = pair_iou(b.x1[i], b.y1[i], b.x2[i], b.y2[i], b.x1[j], b.y1[j], b.x2[j], b.y2[j])
         hit = iou >= min_iou
