@@ -186,15 +186,17 @@ class Stages:
             table.add_column("stage")
             table.add_column("seconds", justify="right")
             table.add_column("work", justify="right")
-            for name, seconds in self.timings:
-                _, total, unit = self.counted.get(name, (0, 0, ""))
-                table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
+
+            def add_rows(timings: list[tuple[str, float]]) -> None:
+                for name, seconds in timings:
+                    _, total, unit = self.counted.get(name, (0, 0, ""))
+                    table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
+
+            add_rows(self.timings)
             table.add_row("total", f"{sum(s for _, s in self.timings):.3f}", "")
             if self.beside_timings:
                 # On another thread, within the stages' time: not part of the total.
                 table.add_section()
-                for name, seconds in self.beside_timings:
-                    _, total, unit = self.counted.get(name, (0, 0, ""))
-                    table.add_row(name, f"{seconds:.3f}", f"{total:,} {unit}" if total else "")
+                add_rows(self.beside_timings)
             assert self._console is not None  # made in __init__ for a profile
             self._console.print(table)
