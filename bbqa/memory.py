@@ -7,6 +7,13 @@ two seconds of system time at 850,000 boxes a set. Keeping freed memory in the p
 reuse removes most of it; peak memory is about the same, since the memory is reused rather
 than added to.
 
+Every thread allocates from the one main arena too. By default glibc gives each thread that
+allocates its own arena, and memory one thread frees (a loader's columns, a writer's
+temporaries) stays in that thread's arena where the main thread cannot reuse it: with one
+arena, a 850,000-box audit peaked 110 MB lower and ran 0.15 s faster. Big arrays are all that
+reach malloc (Python objects have their own allocator, Arrow has mimalloc), so threads seldom
+wait for its lock.
+
 Transparent huge pages are turned off for the process too. Where the system hands them out on
 request (numpy and Arrow ask for them on big allocations), a fault on one may first compact
 memory to find 2 MB free; on this project's machine that made the system time of an 850,000-box
@@ -32,12 +39,15 @@ _PR_SET_THP_DISABLE = 41
 _M_TRIM_THRESHOLD = -1
 _M_TOP_PAD = -2
 _M_MMAP_THRESHOLD = -3
+_M_ARENA_MAX = -8
 _LARGEST = 2**31 - 1  # mallopt takes a C int
 
 
 def tune_allocator() -> bool:
-    """Keep freed memory for reuse and take no transparent huge pages (Linux; the first needs
-    glibc); ``True`` if the malloc settings were applied."""
+    """Keep freed memory for reuse, in one arena for all threads, and take no transparent
+    huge pages (Linux; the malloc settings need glibc); ``True`` if they were applied.
+
+    Call it before starting threads: a thread that has allocated keeps its arena."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -51,4 +61,5 @@ def tune_allocator() -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return all(mallopt(param, value) == 1 for param, value in (
-        (_M_MMAP_THRESHOLD, _LARGEST), (_M_TRIM_THRESHOLD, _LARGEST), (_M_TOP_PAD, 1 << 28)))
+        (_M_MMAP_THRESHOLD, _LARGEST), (_M_TRIM_THRESHOLD, _LARGEST), (_M_TOP_PAD, 1 << 28),
+        (_M_ARENA_MAX, 1)))

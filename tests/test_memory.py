@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
 
 import pytest
@@ -16,6 +17,12 @@ DEMO = ROOT / "fixtures" / "demo"
 ARGS = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json"), "--quiet"]
 
 
+def _run_fresh(code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` run by a fresh interpreter: allocator settings belong to the whole process."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
                     reason="mallopt is glibc's")
 def test_tuning_applies_on_glibc() -> None:
@@ -27,8 +34,6 @@ def test_tuning_applies_on_glibc() -> None:
 def test_tuning_turns_off_transparent_huge_pages() -> None:
     """Checked in a fresh process: the setting is the whole process's, and children inherit
     it (this test process may have it already, so the child first turns it back on)."""
-    import subprocess
-
     code = ("import ctypes\n"
             "from bbqa.memory import tune_allocator\n"
             "u = ctypes.c_ulong\n"
@@ -39,8 +44,7 @@ def test_tuning_turns_off_transparent_huge_pages() -> None:
             "            return line.split()[1]\n"
             "    return 'absent'\n"
             "before = flag(); tune_allocator(); print(before, flag())\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = _run_fresh(code)
     before, after = done.stdout.split()
     if before == "absent":
         pytest.skip("this kernel does not report THP_enabled (Linux 5.0 and later do)")
@@ -61,3 +65,25 @@ def test_cli_tunes_only_above_the_big_input_size(threshold: int, tuned: bool,
     result = CliRunner().invoke(app, ARGS)
     assert result.exit_code == 0, result.output
     assert bool(calls) is tuned
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="malloc arenas are glibc's")
+@pytest.mark.parametrize(("tune", "arenas"), [(False, 2), (True, 1)])
+def test_tuned_threads_allocate_from_the_main_arena(tune: bool, arenas: int) -> None:
+    """In a fresh process, a thread allocates; glibc's malloc_stats (on stderr) then lists
+    one arena when tuned, and the thread's own second arena otherwise (the control run)."""
+    code = ("import ctypes, sys, threading\n"
+            "from bbqa.memory import tune_allocator\n"
+            f"if {tune}:\n"
+            "    assert tune_allocator()\n"
+            "libc = ctypes.CDLL(None)\n"
+            "libc.malloc.restype = ctypes.c_void_p\n"
+            "kept = []\n"
+            "worker = threading.Thread(target=lambda: kept.append(libc.malloc(1 << 16)))\n"
+            "worker.start(); worker.join()\n"
+            "sys.stdout.flush()\n"
+            "libc.malloc_stats()\n")
+    done = _run_fresh(code)
+    listed = [line for line in done.stderr.splitlines() if line.startswith("Arena ")]
+    assert len(listed) == arenas, done.stderr
