@@ -10,9 +10,9 @@ than added to.
 Every thread allocates from the one main arena too. By default glibc gives each thread that
 allocates its own arena, and memory one thread frees (a loader's columns, a writer's
 temporaries) stays in that thread's arena where the main thread cannot reuse it: with one
-arena, a 850,000-box audit peaked 110 MB lower and ran 0.15 s faster. Big arrays are all that
-reach malloc (Python objects have their own allocator, Arrow has mimalloc), so threads seldom
-wait for its lock.
+arena, an 850,000-box audit peaked about 115 MB lower and ran 0.18 s faster. Big arrays are
+all that reach malloc (Python objects have their own allocator, Arrow has mimalloc), so
+threads seldom wait for its lock.
 
 Transparent huge pages are turned off for the process too. Where the system hands them out on
 request (numpy and Arrow ask for them on big allocations), a fault on one may first compact
