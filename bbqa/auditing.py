@@ -409,17 +409,13 @@ def _in_worker(loader: Callable[[], Dataset]) -> Dataset:
 
 
 def _parse_without_the_gil(paths: Sequence[str | Path]) -> bool:
-    """Whether every input is a COCO file big enough for the Arrow reader, which parses with
-    the GIL released: two threads then load in parallel, with nothing to copy between
-    processes."""
-    from bbqa.io.coco import ARROW_MIN_BYTES
+    """Whether every input is a COCO file the Arrow reader takes (big, without many polygons),
+    which parses with the GIL released: two threads then load in parallel, with nothing to
+    copy between processes."""
+    from bbqa.io.coco import arrow_reads
 
-    try:
-        return bool(paths) and all(
-            Path(p).suffix.lower() == ".json" and Path(p).is_file()
-            and Path(p).stat().st_size >= ARROW_MIN_BYTES for p in paths)
-    except OSError:
-        return False
+    return bool(paths) and all(
+        Path(p).suffix.lower() == ".json" and arrow_reads(Path(p)) for p in paths)
 
 
 def load_pair(

@@ -267,6 +267,40 @@ def loader_comparison(images: int, runs: int) -> None:
         print(f"  {name:<26} {statistics.median(walls) - empty:7.3f} s")
 
 
+def reader_choice(images: int, runs: int) -> None:
+    """Time both COCO readers on the golden set with polygons of 0, 8 and 32 points a box, and
+    show which one ``bbqa.load`` chose (it should be the faster, or within noise of it)."""
+    sys.path.insert(0, str(ROOT))
+    from bbqa.io import coco, coco_route
+    from tests import synth
+
+    folder = ROOT / "bench-data" / f"polygons-{images}"
+    base = synth.golden_coco(synth.make_golden(images, 2026, 0.58))
+    print(f"COCO readers on the golden set of {images} images with polygons (in-process, "
+          f"median of {runs}):")
+    print(f"  {'points a box':<14} {'file':>8} {'Arrow':>9} {'typed':>9}  bbqa.load chooses")
+    for points in (0, 8, 32):
+        path = folder / f"golden-{points}.json"
+        if not path.exists():
+            synth.write_json(synth.with_polygons(base, points), path)
+        chosen = "Arrow" if coco.arrow_reads(path) else "typed"
+        forced = {"Arrow": (0, float("inf")), "typed": (1 << 62, float("inf"))}
+        timings: dict[str, list[float]] = {name: [] for name in forced}
+        original = coco.ARROW_MIN_BYTES, coco_route.MAX_COMMAS_PER_BOX
+        try:
+            for _ in range(runs):
+                for name, (min_bytes, max_commas) in forced.items():
+                    coco.ARROW_MIN_BYTES, coco_route.MAX_COMMAS_PER_BOX = min_bytes, max_commas
+                    start = time.perf_counter()
+                    coco.load(path)
+                    timings[name].append(time.perf_counter() - start)
+        finally:
+            coco.ARROW_MIN_BYTES, coco_route.MAX_COMMAS_PER_BOX = original
+        arrow, typed = (statistics.median(timings[name]) for name in forced)
+        print(f"  {points:<14} {path.stat().st_size / 2**20:6.1f} MB {arrow:7.3f} s "
+              f"{typed:7.3f} s  {chosen}")
+
+
 def count_boxes(data: Path) -> int:
     """Golden + batch boxes of a generated data folder (counted in a small child process)."""
     counts = subprocess.run([sys.executable, "-c", COUNT_AND_PREPARE, str(data)], check=True,
@@ -338,6 +372,7 @@ def main() -> None:
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
     if os.environ.get("BENCH_LOADERS", "1") != "0":
         loader_comparison(images, min(RUNS, 5))
+        reader_choice(images, min(RUNS, 5))
     if os.environ.get("BENCH_SUITE"):
         foundation, full = suite_overhead(data)
         print(f"metric suite overhead (in-process, median of 3): foundation-only audit "

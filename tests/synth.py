@@ -339,6 +339,21 @@ def write_voc(g: Golden, folder: Path, skip_crowd: bool = True) -> None:
         (folder / f"{Path(file_name(i)).stem}.xml").write_text(xml)
 
 
+def with_polygons(doc: dict[str, Any], points: int, seed: int = 2026) -> dict[str, Any]:
+    """The document with a polygon of ``points`` vertices inside every box, as exports from
+    segmentation tools carry (coordinates to two decimals); ``points`` 0 leaves it as it is."""
+    if points == 0:
+        return doc
+    rng = np.random.default_rng(seed)
+    annotations = []
+    for annotation in doc["annotations"]:
+        x, y, w, h = annotation["bbox"]
+        corners = rng.random((points, 2)) * (w, h) + (x, y)
+        polygon = [round(float(v), 2) for v in corners.ravel()]
+        annotations.append({**annotation, "segmentation": [polygon]})
+    return {**doc, "annotations": annotations}
+
+
 def without_crowd(doc: dict[str, Any]) -> dict[str, Any]:
     """A COCO document without its crowd regions (YOLO and VOC cannot express them)."""
     return {**doc, "annotations": [a for a in doc["annotations"] if not a["iscrowd"]]}

@@ -4,6 +4,7 @@ the same dataset, problems and errors, and the Arrow reader declines what it can
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,12 @@ from tests.conftest import ROOT, SHARED_DATASETS
 
 def load_both(path: Path, monkeypatch: pytest.MonkeyPatch,
               **kwargs: Any) -> tuple[Dataset | str, Dataset | str]:
-    """Load ``path`` with the Arrow reader allowed for any size, then with msgspec only."""
+    """Load ``path`` with the Arrow reader allowed for any size and any number of polygons,
+    then with msgspec only."""
+    from bbqa.io import coco_route
+
     results: list[Dataset | str] = []
+    monkeypatch.setattr(coco_route, "MAX_COMMAS_PER_BOX", math.inf)
     for threshold in (0, 1 << 62):
         monkeypatch.setattr(coco, "ARROW_MIN_BYTES", threshold)
         try:
@@ -272,11 +277,11 @@ def test_big_files_are_mapped_and_checked_as_utf8_across_pieces(
         path = tmp_path / name
         path.write_bytes(body)
         monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
-        mapped = coco._contents(path)
-        assert isinstance(mapped, mmap.mmap) and mapped[:] == body
+        mapped, arrow = coco._contents(path)
+        assert isinstance(mapped, mmap.mmap) and mapped[:] == body and arrow
         monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1 << 62)
-        read = coco._contents(path)
-        assert isinstance(read, bytes) and read == body
+        read, arrow = coco._contents(path)
+        assert isinstance(read, bytes) and read == body and not arrow
         for raw in (mapped, read):
             assert _is_utf8(raw) is valid, name
         # The check agrees with Python's own decoder.

@@ -1,7 +1,8 @@
 """COCO JSON (`images`, `categories`, `annotations` with `bbox` [x, y, w, h]).
 
 Files of ARROW_MIN_BYTES and more are read into columns by Arrow's JSON reader
-(``coco_columns``); smaller ones, and any file that reader leaves to the strict path, are
+(``coco_columns``), unless their annotations carry enough polygons to make the typed decode
+faster (``coco_route``); smaller ones, and any file that reader leaves to the strict path, are
 decoded against a typed schema (``coco_typed``), which names what is wrong in a broken file.
 Both give the same columns, which this module checks and builds into a dataset.
 
@@ -34,6 +35,7 @@ from bbqa import progress
 from bbqa.arrays import increasing
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
+from bbqa.io import coco_route
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.coco_columns import (
     AnnotationColumns,
@@ -56,13 +58,12 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     """
     step = progress.count(1, "files")
     try:
-        raw = _contents(path)
+        raw, arrow = _contents(path)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", path=path) from exc
     with paused():
         problems: list[Problem] = []
-        columns = (read_with_arrow(raw, scene_field, annotator_field)
-                   if len(raw) >= ARROW_MIN_BYTES else None)
+        columns = read_with_arrow(raw, scene_field, annotator_field) if arrow else None
         if columns is None:
             from bbqa.io import coco_typed
 
@@ -88,18 +89,38 @@ def _subset(index: npt.NDArray[np.intp], n: int
     return lambda values: values[index]
 
 
-def _contents(path: Path) -> bytes | mmap.mmap:
-    """The file's bytes: read when small, memory-mapped when the Arrow reader will take it.
+def arrow_reads(path: Path) -> bool:
+    """Whether :func:`load` gives this file to Arrow's reader first (``False`` if unreadable).
+
+    >>> arrow_reads(Path("fixtures/demo/golden.json"))  # below ARROW_MIN_BYTES
+    False
+    """
+    try:
+        with open(path, "rb") as handle:
+            return _arrow_reads(handle.fileno())
+    except OSError:
+        return False
+
+
+def _arrow_reads(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size >= ARROW_MIN_BYTES and coco_route.arrow_is_faster(coco_route.samples(fd, size))
+
+
+def _contents(path: Path) -> tuple[bytes | mmap.mmap, bool]:
+    """The file's bytes, and whether the Arrow reader is to parse them: memory-mapped when it
+    is, read otherwise.
 
     Mapping spares copying a big file into fresh memory: 0.1 s and 40,000 page faults for a
     160 MB file, and its pages come straight from the file cache.
     """
     with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size >= ARROW_MIN_BYTES:
+        if _arrow_reads(handle.fileno()):
             # Some files cannot be mapped (a FIFO, some network file systems): read them.
             with contextlib.suppress(OSError, ValueError):
-                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        return handle.read()
+                return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), True
+            return handle.read(), True
+        return handle.read(), False
 
 
 def _file_key(file_name: str) -> str:
