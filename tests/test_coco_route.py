@@ -41,12 +41,13 @@ def test_unreadable_samples_are_none() -> None:
     assert coco_route.arrow_is_faster([])  # nothing to judge by: the reader for big files
 
 
-@pytest.mark.parametrize("commas", [0, 11, 28, 29, 80])
-def test_the_typed_decode_takes_more_than_28_commas_a_box(commas: int) -> None:
+@pytest.mark.parametrize("commas", [0, 11, 24, 25, 80])
+def test_the_typed_decode_takes_more_than_24_commas_a_box(commas: int) -> None:
+    assert coco_route.MAX_COMMAS_PER_BOX == 24
     # Pieces with a known number of commas per "bbox" key, spread over several pieces.
     piece = (b'{"bbox": ' + b"1," * commas + b"}\n") * 50
-    assert coco_route.arrow_is_faster([piece, piece[:-1]]) is (commas * 100 - 1 <= 28 * 100)
-    assert coco_route.arrow_is_faster([piece] * 4) is (commas <= 28)
+    assert coco_route.arrow_is_faster([piece, piece[:-1]]) is (commas * 100 - 1 <= 24 * 100)
+    assert coco_route.arrow_is_faster([piece] * 4) is (commas <= 24)
 
 
 def test_polygons_without_boxes_go_to_the_typed_decode() -> None:
@@ -68,11 +69,11 @@ def _documents(tmp_path: Path, points: int, name: str = "") -> Path:
 def test_load_gives_files_with_many_polygon_points_to_the_typed_decode(
         points: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _documents(tmp_path, points)
-    # The whole file's commas per box, counted here without samples: 11 for a box with its
-    # usual fields, two more for each polygon point.
+    # The whole file's commas per box, counted here without samples: about 12 for a box with
+    # its usual fields, two more for each polygon point.
     raw = path.read_bytes()
     per_box = raw.count(b",") / raw.count(b'"bbox"')
-    assert (per_box <= 28) is (points < 8)
+    assert (per_box <= 24) is (points < 6)
     monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
     parsed_by_arrow: list[int] = []
     def spy(raw: Any, *args: Any) -> Any:
@@ -81,7 +82,7 @@ def test_load_gives_files_with_many_polygon_points_to_the_typed_decode(
 
     monkeypatch.setattr(coco, "read_with_arrow", spy)
     loaded = coco.load(path)
-    assert bool(parsed_by_arrow) is (points < 8) is coco.arrow_reads(path)
+    assert bool(parsed_by_arrow) is (points < 6) is coco.arrow_reads(path)
     # Polygons change nothing in the dataset (boxes come from bbox), whichever reader read it.
     monkeypatch.setattr(coco_route, "MAX_COMMAS_PER_BOX", float("inf"))
     assert_same(coco.load(path), loaded)
@@ -113,7 +114,7 @@ def _sampled_coco_files() -> list[Path]:
 def test_the_samples_decide_as_the_whole_file_would(path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     raw = path.read_bytes()
-    whole_file = raw.count(b",") <= 28 * raw.count(b'"bbox"')
+    whole_file = raw.count(b",") <= 24 * raw.count(b'"bbox"')
     monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
     assert coco.arrow_reads(path) is whole_file
 
@@ -124,7 +125,7 @@ def test_real_polygons_go_to_the_typed_decode(monkeypatch: pytest.MonkeyPatch) -
     path = shared_dataset("taco_trash_coco") / "annotations.json"
     annotations = json.loads(path.read_bytes())["annotations"]
     points = sum(len(p) for a in annotations for p in a["segmentation"]) / 2 / len(annotations)
-    assert points > 8
+    assert points > 6
     monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
     assert not coco.arrow_reads(path)
     assert coco.arrow_reads(ROOT / "fixtures" / "demo" / "golden.json")

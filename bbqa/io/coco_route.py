@@ -3,10 +3,11 @@
 Arrow's JSON reader builds a column for every field it meets, polygons included; the typed
 decode (``coco_typed``) keeps polygons as undecoded bytes and skips fields bbqa does not read,
 but builds an object per annotation. Without polygons Arrow is about 1.5 times faster; with
-them it builds tens of numbers per box that nobody reads, and it falls behind from about
-eight polygon points a box on (measured on 209,000 generated boxes: 0.69 s against 0.68 s at
-eight points, 1.52 s against 0.72 s at 32; 1.5 s against 0.66 s on TACO's real polygons, about
-50 points a box, repeated to 239,000 boxes).
+them it builds tens of numbers per box that nobody reads, and it falls behind from about six
+polygon points a box on (medians on 209,000 generated boxes, Arrow against typed: 0.48 against
+0.56 s at four points, 0.61 against 0.61 s at six, 0.75 against 0.69 s at eight, 1.52 against
+0.72 s at 32; 1.5 against 0.66 s on TACO's real polygons, about 50 points a box, repeated to
+239,000 boxes).
 
 The number of values per box is estimated by the commas per ``"bbox"`` key in four 64 KB
 samples spread over the file, which takes about 0.4 ms. A wrong guess only costs speed:
@@ -28,9 +29,9 @@ import os
 from collections.abc import Sequence
 
 # Above this many commas per box the typed decode is the faster reader. A box with its usual
-# fields (ids, bbox, area, iscrowd, two attributes) has about 11; the readers took the same
-# time at 28 (eight polygon points).
-MAX_COMMAS_PER_BOX = 28.0
+# fields (ids, bbox, area, iscrowd, two attributes) has about 12; the readers took the same
+# time at 24 (six polygon points).
+MAX_COMMAS_PER_BOX = 24.0
 SAMPLE_BYTES = 1 << 16
 SAMPLES = 4
 
