@@ -129,3 +129,23 @@ def test_real_polygons_go_to_the_typed_decode(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
     assert not coco.arrow_reads(path)
     assert coco.arrow_reads(ROOT / "fixtures" / "demo" / "golden.json")
+
+
+def test_files_too_big_for_one_arrow_block_are_read_for_the_typed_decode(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrow's reader takes the document as one block of under 2 GB; a bigger file is read
+    into bytes for the typed decode at once, not mapped and then copied."""
+    from bbqa.io import coco_columns
+
+    path = _documents(tmp_path, 0)
+    size = path.stat().st_size
+    monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1)
+    expected = coco.load(path)
+    monkeypatch.setattr(coco_columns, "ARROW_MAX_BYTES", size + 1)
+    assert coco.arrow_reads(path)
+    monkeypatch.setattr(coco_columns, "ARROW_MAX_BYTES", size)
+    assert not coco.arrow_reads(path)
+    raw, arrow = coco._contents(path)
+    assert isinstance(raw, bytes) and not arrow
+    assert read_with_arrow(raw, "scene", "annotator") is None  # the reader refuses it too
+    assert_same(coco.load(path), expected)

@@ -35,7 +35,7 @@ from bbqa import progress
 from bbqa.arrays import increasing
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
-from bbqa.io import coco_route
+from bbqa.io import coco_columns, coco_route
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.coco_columns import (
     AnnotationColumns,
@@ -104,7 +104,9 @@ def arrow_reads(path: Path) -> bool:
 
 def _arrow_reads(fd: int) -> bool:
     size = os.fstat(fd).st_size
-    return size >= ARROW_MIN_BYTES and coco_route.arrow_is_faster(coco_route.samples(fd, size))
+    # A file too big for Arrow's one block is read, not mapped: the typed decode needs bytes.
+    return (ARROW_MIN_BYTES <= size < coco_columns.ARROW_MAX_BYTES
+            and coco_route.arrow_is_faster(coco_route.samples(fd, size)))
 
 
 def _contents(path: Path) -> tuple[bytes | mmap.mmap, bool]:

@@ -100,6 +100,10 @@ def attribute_from_distinct(indices: Any, texts: list[str | None]) -> Attribute:
     return Attribute(codes=np.ascontiguousarray(codes, dtype=np.int32), values=tuple(ordered))
 
 
+# The whole document is one block for Arrow's reader, whose block size is a 32-bit integer.
+ARROW_MAX_BYTES = 1 << 31
+
+
 def _is_ascii(raw: bytes | mmap.mmap) -> bool:
     """Whether every byte is below 0x80: eight bytes at a time with numpy, without copying a
     memory-mapped file (a quarter of the time of copying it piece by piece)."""
@@ -140,7 +144,7 @@ def read_with_arrow(raw: bytes | mmap.mmap, scene_field: str, annotator_field: s
     from bbqa import arrow_kernels as kernels
 
     # Arrow's reader neither validates UTF-8 nor rejects NaN literals; msgspec does both.
-    if len(raw) >= 1 << 31 or not _is_utf8(raw):
+    if len(raw) >= ARROW_MAX_BYTES or not _is_utf8(raw):
         return None
     schema = pa.schema([
         ("images", pa.list_(pa.struct([("file_name", pa.string()), ("width", pa.float64()),
