@@ -326,3 +326,43 @@ def test_id_lookup_matches_a_dict_dense_or_sparse() -> None:
         expected = [rows.get(v, -1) for v in wanted_list]
         assert _lookup_ids(wanted, table).tolist() == expected
         assert _lookup_ids(wanted, rows).tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(scalars, st.sampled_from([-0.0, 0.0, 1.0, 3.0])), max_size=30),
+       unhashable=st.booleans())
+def test_attribute_encoding_matches_a_lookup_by_text(values: list[Any],
+                                                     unhashable: bool) -> None:
+    """Each value is coded by its text (``true``, ``1``, ``2``): ``True`` and ``1`` stay apart
+    even though they are equal as dict keys, ``2`` and ``2.0`` share a text and a code."""
+    from bbqa.io.coco_columns import attribute_text
+    from bbqa.io.coco_typed import _encode_attribute
+
+    if unhashable:
+        values = [*values, [1, 2]]
+    texts = [attribute_text(v) if not isinstance(v, list) else str(v) for v in values]
+    distinct = sorted({t for t in texts if t is not None})
+    encoded = _encode_attribute(values)
+    assert encoded.values == tuple(distinct)
+    assert encoded.codes.tolist() == [distinct.index(t) if t is not None else -1 for t in texts]
+
+
+@pytest.mark.parametrize("image_id", [2**63 - 1, 2**63, 2**64 + 5])
+def test_integer_ids_beyond_64_bits_still_join(image_id: int, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integer ids become an int64 column when they fit and stay Python integers when one
+    does not; either way each annotation finds its image and keeps its id's text."""
+    doc = {"images": [{"id": 7, "file_name": "b.jpg", "width": 64, "height": 48},
+                      {"id": image_id, "file_name": "a.jpg", "width": 64, "height": 48}],
+           "categories": [{"id": 3, "name": "car"}],
+           "annotations": [{"id": 2**64, "image_id": image_id, "category_id": 3,
+                            "bbox": [1, 2, 10, 5]},
+                           {"id": 1, "image_id": 7, "category_id": 3, "bbox": [1, 2, 10, 5]}]}
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(doc))
+    monkeypatch.setattr(coco, "ARROW_MIN_BYTES", 1 << 62)
+    loaded = coco.load(path)
+    assert not loaded.problems
+    keys = loaded.images.key.tolist()
+    by_id = dict(zip(loaded.boxes.source_id.tolist(), loaded.boxes.image.tolist(), strict=True))
+    assert keys[by_id[str(2**64)]] == "a.jpg" and keys[by_id["1"]] == "b.jpg"

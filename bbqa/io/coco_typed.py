@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Sequence
 from functools import cache
@@ -233,12 +234,30 @@ def _check_id_types(values: Sequence[int | str], what: str, path: Path) -> None:
         )
 
 
+_NUMBER_TYPES = {bool, int, float}
+
+
 def _encode_attribute(values: list[Any]) -> Attribute:
     """Dictionary-encode raw JSON attribute values in one pass, each distinct value once.
 
-    Values are keyed by type too (``True == 1`` as a dict key, but they are different
-    values); the codes are then renumbered so that the value texts are in sorted order.
+    Where two kinds of number are among them, values are keyed by type too (``True == 1`` as
+    a dict key, but they are different values); the codes are then renumbered so that the
+    value texts are in sorted order.
     """
+    if len(set(map(type, values)) & _NUMBER_TYPES) <= 1:
+        # One kind of number at most, so equal values are the same value: keyed as they are,
+        # each row gets its value's first row at C speed (half the time of the tuples below).
+        first_seen: dict[Any, int] = {}
+        try:
+            first_rows = np.fromiter(map(first_seen.setdefault, values, range(len(values))),
+                                     np.intp, len(values))
+        except TypeError:  # a list or an object among the values: the slow, general path
+            return encode_attribute([attribute_text(v) for v in values])
+        code_of_row = np.zeros(len(values), np.intp)
+        code_of_row[np.fromiter(first_seen.values(), np.intp, len(first_seen))] = np.arange(
+            len(first_seen))
+        return attribute_from_distinct(code_of_row[first_rows],
+                                       [attribute_text(v) for v in first_seen])
     seen: dict[tuple[type, Any], int] = {}
     try:
         first_codes = [seen.setdefault((v.__class__, v), len(seen)) for v in values]
@@ -255,6 +274,12 @@ def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list
 
     boxes: list[list[float] | None] = [a.bbox for a in annotations]
     issues: dict[int, str | None] = {}
+    if None not in boxes and set(map(len, boxes)) <= {4}:  # type: ignore[arg-type]
+        # The usual file: four numbers each, flattened at C speed (np.array of a list of
+        # lists took twice as long).
+        flat = np.fromiter(itertools.chain.from_iterable(boxes),  # type: ignore[arg-type]
+                           np.float64, 4 * len(boxes))
+        return flat.reshape(-1, 4), issues
     for row, a in enumerate(annotations):
         if a.bbox is not None:
             continue
@@ -288,6 +313,15 @@ def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list
     return out, issues
 
 
+def _as_int64(values: list[CocoId]) -> npt.NDArray[np.int64] | list[CocoId]:
+    """Ids as an int64 array, as the Arrow reader gives them, when every one is an integer
+    within 64 bits; else the list as it is (text ids, a mix, or an id beyond 64 bits)."""
+    if values and set(map(type, values)) == {int}:
+        with contextlib.suppress(OverflowError):
+            return np.fromiter(values, np.int64, len(values))
+    return values
+
+
 def columns(doc: _CocoFile, path: Path, problems: list[Problem]
              ) -> tuple[ImageColumns, list[tuple[CocoId, str]], AnnotationColumns]:
     """The decoded document's fields as columns, copied out of its objects."""
@@ -312,19 +346,15 @@ def columns(doc: _CocoFile, path: Path, problems: list[Problem]
     raw_attributes = [a.attributes for a in annotations]
     attributes = {}
     if raw_attributes.count(None) != len(raw_attributes):
-        attribute_names = sorted({k for d in raw_attributes if d for k in d})
+        attribute_names = sorted(set().union(*filter(None, raw_attributes)))
         attributes = {
             name: _encode_attribute([d.get(name) if d else None for d in raw_attributes])
             for name in attribute_names
         }
-    id_column: npt.NDArray[np.int64] | list[CocoId] = ids
-    if ids and isinstance(ids[0], int):
-        with contextlib.suppress(OverflowError):  # beyond 64 bits: kept as Python integers
-            id_column = np.array(ids, dtype=np.int64)
     return image_columns, categories, AnnotationColumns(
-        ids=id_column,
-        image_ids=[a.image_id for a in annotations],
-        category_ids=[a.category_id for a in annotations],
+        ids=_as_int64(ids),
+        image_ids=_as_int64([a.image_id for a in annotations]),
+        category_ids=_as_int64([a.category_id for a in annotations]),
         xywh=xywh, box_issue=issues, crowd=crowd, score=score,
         annotators=(None if own_annotators.count(None) == len(own_annotators)
                     else own_annotators),
