@@ -15,8 +15,8 @@ from bbqa import auditing
 from bbqa.io import coco, coco_route
 from bbqa.io.coco_columns import read_with_arrow
 from tests import synth
-from tests.conftest import ROOT, SHARED_DATASETS, shared_dataset
-from tests.test_coco_paths import assert_same
+from tests.conftest import ROOT, shared_dataset
+from tests.test_coco_paths import assert_same, coco_files
 
 
 def test_samples_are_the_bytes_at_evenly_spaced_offsets(tmp_path: Path) -> None:
@@ -102,10 +102,7 @@ def test_inputs_for_the_typed_decode_do_not_load_in_threads(
 
 def _sampled_coco_files() -> list[Path]:
     """COCO files (fixtures, ../shared) big enough for four samples that do not overlap."""
-    files = sorted((ROOT / "fixtures").rglob("*.json"))
-    if SHARED_DATASETS.exists():
-        files += sorted(SHARED_DATASETS.rglob("*.json"))
-    return [f for f in files if f.stat().st_size >= 4 * coco_route.SAMPLE_BYTES
+    return [f for f in coco_files() if f.stat().st_size >= 4 * coco_route.SAMPLE_BYTES
             and b'"bbox"' in f.read_bytes()]
 
 

@@ -240,30 +240,25 @@ _NUMBER_TYPES = {bool, int, float}
 def _encode_attribute(values: list[Any]) -> Attribute:
     """Dictionary-encode raw JSON attribute values in one pass, each distinct value once.
 
-    Where two kinds of number are among them, values are keyed by type too (``True == 1`` as
-    a dict key, but they are different values); the codes are then renumbered so that the
-    value texts are in sorted order.
+    Each row gets its value's first row through a dict at C speed; the codes are then
+    renumbered so that the value texts are in sorted order. Where two kinds of number are among
+    the values, each is keyed with its type (``True == 1`` as a dict key, but they are
+    different values); otherwise equal values are the same value and are keyed as they are
+    (half the time of building a tuple per row).
     """
-    if len(set(map(type, values)) & _NUMBER_TYPES) <= 1:
-        # One kind of number at most, so equal values are the same value: keyed as they are,
-        # each row gets its value's first row at C speed (half the time of the tuples below).
-        first_seen: dict[Any, int] = {}
-        try:
-            first_rows = np.fromiter(map(first_seen.setdefault, values, range(len(values))),
-                                     np.intp, len(values))
-        except TypeError:  # a list or an object among the values: the slow, general path
-            return encode_attribute([attribute_text(v) for v in values])
-        code_of_row = np.zeros(len(values), np.intp)
-        code_of_row[np.fromiter(first_seen.values(), np.intp, len(first_seen))] = np.arange(
-            len(first_seen))
-        return attribute_from_distinct(code_of_row[first_rows],
-                                       [attribute_text(v) for v in first_seen])
-    seen: dict[tuple[type, Any], int] = {}
+    mixed_numbers = len(set(map(type, values)) & _NUMBER_TYPES) > 1
+    keys = [(v.__class__, v) for v in values] if mixed_numbers else values
+    first_row: dict[Any, int] = {}
     try:
-        first_codes = [seen.setdefault((v.__class__, v), len(seen)) for v in values]
+        rows = np.fromiter(map(first_row.setdefault, keys, range(len(keys))), np.intp,
+                           len(keys))
     except TypeError:  # a list or an object among the values: the slow, general path
         return encode_attribute([attribute_text(v) for v in values])
-    return attribute_from_distinct(first_codes, [attribute_text(value) for _, value in seen])
+    firsts = np.fromiter(first_row.values(), np.intp, len(first_row))
+    code_of_row = np.zeros(len(values), np.intp)
+    code_of_row[firsts] = np.arange(len(firsts))
+    return attribute_from_distinct(code_of_row[rows],
+                                   [attribute_text(values[r]) for r in firsts.tolist()])
 
 
 def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list[Problem]
