@@ -268,3 +268,21 @@ def test_where_any_is_isin() -> None:
                       iou=np.zeros(n), outcome=outcome)
     for kinds in ([Outcome.MATCHED], [Outcome.MISSING, Outcome.EXTRA], list(Outcome), []):
         assert np.array_equal(matches.where_any(*kinds), np.isin(outcome, [int(k) for k in kinds]))
+
+
+def test_group_ranges_by_counting_and_by_search_agree_with_a_scan() -> None:
+    """Dense keys (counted), sparse and negative keys (searched), empty sides."""
+    from bbqa.match import _group_ranges
+
+    rng = np.random.default_rng(19)
+    cases = [(rng.integers(0, 50, 300), rng.integers(0, 60, 200)),  # dense
+             (rng.integers(0, 10**9, 300), rng.integers(0, 10**9, 50)),  # sparse
+             (rng.integers(-20, 20, 100), rng.integers(-25, 25, 80)),  # negative
+             (np.zeros(0, np.int64), rng.integers(0, 5, 10)),
+             (rng.integers(0, 5, 10), np.zeros(0, np.int64))]
+    for golden_group, batch_group in cases:
+        g, b = np.sort(golden_group).astype(np.int64), np.sort(batch_group).astype(np.int64)
+        low, high = _group_ranges(g, b)
+        glist = g.tolist()
+        assert low.tolist() == [sum(1 for x in glist if x < key) for key in b.tolist()]
+        assert high.tolist() == [sum(1 for x in glist if x <= key) for key in b.tolist()]
