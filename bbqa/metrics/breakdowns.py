@@ -23,6 +23,7 @@ from bbqa.metrics.rows import SIZE_LABELS, RowContext
 from bbqa.metrics.stats import rate, wilson_interval
 
 ALL_CLASSES = "(all)"
+_OUTCOMES = len(Outcome)
 RATES = (("missing", "golden"), ("wrong_class", "golden"), ("extra", "judged"))
 BREAKDOWN_COLUMNS = (
     "dimension", "bucket", "class", "golden", "missing", "wrong_class", "judged", "extra",
@@ -40,21 +41,30 @@ class Breakdowns:
         return len(self.columns["class"])
 
 
-def _grid(mask: npt.NDArray[np.bool_], cls: npt.NDArray[np.int64],
-          bucket: npt.NDArray[np.int64], n_classes: int, n_buckets: int
-          ) -> npt.NDArray[np.int64]:
-    """Counts per (class, bucket), with an extra last row summing all classes."""
-    keep = mask & (cls >= 0) & (bucket >= 0)
-    flat = np.bincount(cls[keep] * n_buckets + bucket[keep], minlength=n_classes * n_buckets)
-    grid = flat.reshape(n_classes, n_buckets)
-    return np.vstack([grid, grid.sum(axis=0, keepdims=True)]).astype(np.int64)
+def _outcome_grid(cls: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64],
+                  outcome: npt.NDArray[np.intp], n_classes: int, n_buckets: int
+                  ) -> npt.NDArray[np.int64]:
+    """Row counts per (class, bucket, outcome), with an extra last class summing all classes.
+
+    One counting pass over the rows serves every outcome; a pass per outcome would read every
+    row five times.
+    """
+    keep = (cls >= 0) & (bucket >= 0)
+    key = (cls[keep] * n_buckets + bucket[keep]) * _OUTCOMES + outcome[keep]
+    grid = np.bincount(key, minlength=n_classes * n_buckets * _OUTCOMES).reshape(
+        n_classes, n_buckets, _OUTCOMES)
+    return np.concatenate([grid, grid.sum(axis=0, keepdims=True)]).astype(np.int64)
+
+
+def _of(grid: npt.NDArray[np.int64], *outcomes: Outcome) -> npt.NDArray[np.int64]:
+    """Counts per (class, bucket) of the rows with any of ``outcomes``."""
+    total: npt.NDArray[np.int64] = grid[:, :, [int(o) for o in outcomes]].sum(axis=2)
+    return total
 
 
 def breakdowns(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Breakdowns:
     """Rates by class x density bucket, x size bucket, and x scene tag (when images have one)."""
-    outcome = matches.outcome
-    golden_side = matches.where_any(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS)
-    judged = matches.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA)
+    outcome = matches.outcome.astype(np.intp)
     dimensions = [("density", rows.density_bucket, rows.density_labels),
                   ("size", rows.size_bucket, SIZE_LABELS)]
     if rows.scene_names:
@@ -64,15 +74,14 @@ def breakdowns(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Br
     parts: dict[str, list[npt.NDArray[np.generic]]] = {c: [] for c in BREAKDOWN_COLUMNS}
     for dimension, bucket, labels in dimensions:
         n_buckets = len(labels)
+        by_golden = _outcome_grid(rows.golden_class, bucket, outcome, n_classes, n_buckets)
+        by_batch = _outcome_grid(rows.batch_class, bucket, outcome, n_classes, n_buckets)
         counts = {
-            "golden": _grid(golden_side, rows.golden_class, bucket, n_classes, n_buckets),
-            "missing": _grid(outcome == Outcome.MISSING, rows.golden_class, bucket, n_classes,
-                             n_buckets),
-            "wrong_class": _grid(outcome == Outcome.WRONG_CLASS, rows.golden_class, bucket,
-                                 n_classes, n_buckets),
-            "judged": _grid(judged, rows.batch_class, bucket, n_classes, n_buckets),
-            "extra": _grid(outcome == Outcome.EXTRA, rows.batch_class, bucket, n_classes,
-                           n_buckets),
+            "golden": _of(by_golden, Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
+            "missing": _of(by_golden, Outcome.MISSING),
+            "wrong_class": _of(by_golden, Outcome.WRONG_CLASS),
+            "judged": _of(by_batch, Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA),
+            "extra": _of(by_batch, Outcome.EXTRA),
         }
         present = (counts["golden"] + counts["judged"]) > 0
         cls_index, bucket_index = np.nonzero(present)
