@@ -168,6 +168,35 @@ def test_density_breakdown_recounted_from_the_rows(demo: AuditResult,
     assert seen == len([k for k, v in expected.items() if v["golden"] or v["judged"]])
 
 
+def test_every_breakdown_count_recounted_from_the_rows(demo: AuditResult,
+                                                     rows: list[dict[str, Any]]) -> None:
+    """All five counts of every dimension (density, size, scene), counted row by row."""
+    expected: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
+    for r in rows:
+        for dimension in ("density", "size", "scene"):
+            bucket = r[f"{dimension}_bucket" if dimension != "scene" else "scene"]
+            if bucket is None:
+                continue
+            if r["outcome"] in ("matched", "missing", "wrong_class"):
+                for cls in (r["golden_class"], "(all)"):
+                    expected[dimension, bucket, cls]["golden"] += 1
+                    expected[dimension, bucket, cls][r["outcome"]] += 1
+            if r["outcome"] in ("matched", "wrong_class", "extra"):
+                for cls in (r["batch_class"], "(all)"):
+                    expected[dimension, bucket, cls]["judged"] += 1
+                    if r["outcome"] == "extra":
+                        expected[dimension, bucket, cls]["extra"] += 1
+    c = demo.breakdowns.columns
+    got = {(c["dimension"][i], c["bucket"][i], c["class"][i]): {
+        name: int(c[name][i]) for name in ("golden", "missing", "wrong_class", "judged", "extra")}
+        for i in range(len(c["class"]))}
+    assert got == {key: {name: counts[name] for name in ("golden", "missing", "wrong_class",
+                                                          "judged", "extra")}
+                   for key, counts in expected.items()}
+    assert {d for d, _, _ in got} == {"density", "size", "scene"}
+    assert any(v["wrong_class"] for v in got.values()) and any(v["extra"] for v in got.values())
+
+
 def test_size_buckets_follow_coco_areas(rows: list[dict[str, Any]]) -> None:
     for r in rows:
         if r["golden_x1"] is not None:
@@ -370,8 +399,42 @@ def test_quantiles_and_median_are_numpys_bit_for_bit() -> None:
         got = linear_quantiles(values, ps)
         assert np.array_equal(got, expected, equal_nan=True), (values, got, expected)
         assert got.tobytes() == expected.tobytes() or np.isnan(expected).all()
+        read_off = linear_quantiles(np.sort(values), ps, presorted=True)
+        assert read_off.tobytes() == expected.tobytes() or np.isnan(expected).all()
+        assert np.isnan(read_off).all() == np.isnan(expected).all()
         assert median(values) == np.median(values) or (
             math.isnan(median(values)) and np.isnan(np.median(values)))
+
+
+def test_sorted_histogram_is_numpys() -> None:
+    """Values on the edges, ties at the right edge, values outside: np.histogram's counts."""
+    from bbqa.metrics.classes import sorted_histogram
+
+    rng = np.random.default_rng(13)
+    for trial in range(300):
+        edges = np.linspace(rng.choice([0.0, 0.5, 0.9]), 1.0, int(rng.integers(2, 12)))
+        n = int(rng.integers(0, 80))
+        values = rng.uniform(-0.2, 1.2, n)
+        if n and trial % 2:
+            values[: n // 2] = rng.choice(edges, n // 2)  # exactly on an edge
+        values = np.sort(values)
+        assert sorted_histogram(values, edges).tolist() == np.histogram(values, edges)[0].tolist()
+
+
+def test_annotator_slices_group_stably_with_their_bounds() -> None:
+    """Narrow keys (radix sort) and wide ones: the int64 stable argsort's order, and each
+    key's bounds counted by hand."""
+    from bbqa.metrics.annotators import _slices
+
+    rng = np.random.default_rng(17)
+    for n_keys, n in ((5, 2000), (40_000, 3000), (1, 0), (70, 1)):
+        key = rng.integers(0, n_keys, n).astype(np.int64)
+        order, bounds = _slices(key, n_keys)
+        assert order.tolist() == np.argsort(key, kind="stable").tolist()
+        assert bounds.tolist() == np.searchsorted(np.sort(key), np.arange(n_keys + 1)).tolist()
+        for k in rng.integers(0, n_keys, 20).tolist():
+            assert set(order[bounds[k]:bounds[k + 1]].tolist()) == set(
+                np.flatnonzero(key == k).tolist())
 
 
 def test_images_per_annotator_counts_distinct_labelings_either_way() -> None:

@@ -156,9 +156,14 @@ def _iou_columns(row: dict[str, object], ious: FloatArray) -> None:
 
 def _slices(key: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.intp],
                                                              npt.NDArray[np.intp]]:
-    """A stable order grouping equal keys, and each key's [start, stop) bounds in it."""
-    order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(n_keys + 1))
+    """A stable order grouping equal keys (``0 <= key < n_keys``), and each key's
+    [start, stop) bounds in it."""
+    # numpy sorts 16-bit integers stably by radix, several times faster than the merge
+    # sort it uses for int64; annotator and annotator x class keys nearly always fit.
+    narrow = key.astype(np.int16) if n_keys <= np.iinfo(np.int16).max else key
+    order = np.argsort(narrow, kind="stable")
+    bounds = np.zeros(n_keys + 1, np.intp)
+    np.cumsum(np.bincount(key, minlength=n_keys), out=bounds[1:])
     return order, bounds
 
 
