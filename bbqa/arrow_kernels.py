@@ -134,18 +134,23 @@ def from_numpy(values: npt.NDArray[Any], *, mask: npt.NDArray[np.bool_] | None =
 def _text_from_numpy(values: npt.NDArray[np.str_], validity: Any, null_count: int,
                      mask: npt.NDArray[np.bool_] | None) -> Any:
     """UTF-8 bytes and 32-bit offsets: Arrow's ``string`` layout."""
-    encoded = np.strings.encode(values, "utf-8")
-    lengths = np.strings.str_len(encoded).astype(np.int64)
+    code_points = np.ascontiguousarray(values).view(np.uint32).reshape(
+        len(values), values.dtype.itemsize // 4)
+    table: npt.NDArray[np.unsignedinteger[Any]]
+    if code_points.max(initial=0) < 0x80:
+        # ASCII, as file names and ids nearly always are: each code point is its own UTF-8
+        # byte. numpy's encode takes a Python call per text, 15 times slower.
+        table = code_points
+        lengths = np.strings.str_len(values).astype(np.int64)
+    else:
+        encoded = np.strings.encode(values, "utf-8")
+        table = encoded.view(np.uint8).reshape(len(values), encoded.dtype.itemsize)
+        lengths = np.strings.str_len(encoded).astype(np.int64)
     offsets = np.zeros(len(values) + 1, np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] >= 2**31:  # past what 32-bit offsets address: pa.array says so
         return pa.array(values.tolist(), pa.string(), mask=mask)
-    width = encoded.dtype.itemsize
-    if width:
-        table = encoded.view(np.uint8).reshape(len(values), width)
-        data = table[np.arange(width) < lengths[:, None]]
-    else:
-        data = np.zeros(0, np.uint8)
+    data = table[np.arange(table.shape[1]) < lengths[:, None]].astype(np.uint8)
     return pa.Array.from_buffers(pa.string(), len(values),
                                  [validity, pa.py_buffer(offsets.astype(np.int32)),
                                   pa.py_buffer(data)], null_count=null_count)
