@@ -24,13 +24,12 @@ import numpy.typing as npt
 import pyarrow as pa
 
 try:
-    from pyarrow._compute import CastOptions, JoinOptions, MakeStructOptions, RoundOptions
+    from pyarrow._compute import CastOptions, JoinOptions, RoundOptions
     from pyarrow._compute import call_function as _call_function
 except ImportError:  # pragma: no cover - a pyarrow that moved its private module
     from pyarrow.compute import (
         CastOptions,
         JoinOptions,
-        MakeStructOptions,
         RoundOptions,
     )
     from pyarrow.compute import call_function as _call_function
@@ -71,12 +70,6 @@ def _scalar(value: Any, type: Any) -> Any:
 def text_or_null(condition: Any, text: Any) -> Any:
     """``text`` where ``condition`` holds, null elsewhere."""
     return call("if_else", condition, text, _scalar(None, pa.string()))
-
-
-def when(conditions: list[Any], names: list[str], values: list[Any]) -> Any:
-    """Per row, the value of the first true condition (null if none is)."""
-    struct = call("make_struct", *conditions, options=MakeStructOptions(field_names=names))
-    return call("case_when", struct, *values)
 
 
 def list_values(lists: Any) -> Any:

@@ -238,9 +238,18 @@ def _native_boxes(result: Matched | AuditResult, side: str, index: npt.NDArray[n
                            (y2 - y1) / h), 6
     else:
         numbers, digits = (x1, y1, x2 - x1, y2 - y1), 2
-    texts = [kernels.rounded_text(kernels.from_numpy(v), digits) for v in numbers]
-    return kernels.text_or_null(kernels.from_numpy(index >= 0),
-                                kernels.join(*texts, separator=" "))
+    # Texts are made for the rows that have this side's box only, then spread out with nulls
+    # between: formatting numbers is the costly part, and a defect often has one box.
+    present = index >= 0
+    rows = np.flatnonzero(present)
+    texts = [kernels.rounded_text(kernels.from_numpy(v[rows]), digits) for v in numbers]
+    return _spread(kernels.join(*texts, separator=" "), present)
+
+
+def _spread(values: pa.Array, present: npt.NDArray[np.bool_]) -> pa.Array:
+    """One value of ``values`` for each true entry of ``present``, in order; null elsewhere."""
+    position = np.cumsum(present, dtype=np.int64) - 1
+    return kernels.take(values, kernels.from_numpy(position.astype(np.int32), mask=~present))
 
 
 def _batch_format(result: Matched | AuditResult) -> str:
@@ -274,6 +283,26 @@ def _attribute_changes(result: Matched | AuditResult, r: npt.NDArray[np.int64]) 
     return joined
 
 
+def _actions(kind: npt.NDArray[np.int64], parts: dict[str, tuple[Any, ...]]) -> pa.Array:
+    """Each row's action: the texts and per-row columns of ``parts[DEFECT_TYPES[kind]]``
+    joined (null where a column is null). Each defect type's text is built on its own rows
+    only, then the rows are put back in order."""
+    order = np.argsort(kind.astype(np.int8), kind="stable")
+    bounds = np.searchsorted(kind[order], np.arange(len(DEFECT_TYPES) + 1))
+    pieces = []
+    for i, defect in enumerate(DEFECT_TYPES):
+        if bounds[i] == bounds[i + 1]:
+            continue
+        rows = kernels.from_numpy(order[bounds[i]:bounds[i + 1]].astype(np.int32))
+        pieces.append(kernels.join(*[part if isinstance(part, str) else kernels.take(part, rows)
+                                     for part in parts[defect]]))
+    if not pieces:
+        return pa.array([], pa.string())
+    back = np.empty(len(order), np.int32)
+    back[order] = np.arange(len(order), dtype=np.int32)
+    return kernels.take(pa.concat_arrays(pieces), kernels.from_numpy(back))
+
+
 def corrections_table(result: Matched | AuditResult) -> pa.Table:
     """``corrections.parquet`` / ``corrections.csv``: one row per defect to fix, both boxes
     in the batch's own coordinate convention, and a plain-words action."""
@@ -288,21 +317,14 @@ def corrections_table(result: Matched | AuditResult) -> pa.Table:
     batch_box = _native_boxes(result, "batch", b, labeling)
     changes = _attribute_changes(result, r)
 
-    def text(*parts: Any) -> pa.Array:
-        return kernels.join(*parts)
-
-    actions = {
-        "missing": text("draw missing ", golden_class, " at ", golden_box),
-        "wrong_class": text("relabel ", batch_class, " -> ", golden_class),
-        "loose": text("redraw ", golden_class, " box ", batch_box, " as ", golden_box),
-        "attribute_mismatch": text("set ", changes),
-        "extra": text("delete extra ", batch_class, " box at ", batch_box),
-        "invalid": text("fix or delete invalid ", batch_class, " box ", batch_box),
-    }
-    kinds = kernels.from_numpy(kind.astype(np.int32))
-    action = kernels.when([kernels.call("equal", kinds, pa.scalar(i, pa.int32()))
-                           for i in range(len(DEFECT_TYPES))],
-                          list(DEFECT_TYPES), [actions[d] for d in DEFECT_TYPES])
+    action = _actions(kind, {
+        "missing": ("draw missing ", golden_class, " at ", golden_box),
+        "wrong_class": ("relabel ", batch_class, " -> ", golden_class),
+        "loose": ("redraw ", golden_class, " box ", batch_box, " as ", golden_box),
+        "attribute_mismatch": ("set ", changes),
+        "extra": ("delete extra ", batch_class, " box at ", batch_box),
+        "invalid": ("fix or delete invalid ", batch_class, " box ", batch_box),
+    })
     fmt = _batch_format(result)
     return pa.table({
         "image": _gather(result.batch.images.key, labeling),

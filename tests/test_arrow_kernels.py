@@ -27,7 +27,7 @@ def test_take_and_text_match_pyarrow_compute() -> None:
     assert kernels.rounded_text(pa.array([0.5, 1.5, 2.5]), 0).to_pylist() == ["0", "2", "2"]
 
 
-def test_join_when_and_nulls_match_pyarrow_compute() -> None:
+def test_join_and_nulls_match_pyarrow_compute() -> None:
     other = pa.array(["x", "y", None, "z", "w", "v", "u"])
     assert kernels.join("<", TEXTS, "|", other, ">").equals(
         pc.binary_join_element_wise("<", TEXTS, "|", other, ">", ""))
@@ -36,11 +36,6 @@ def test_join_when_and_nulls_match_pyarrow_compute() -> None:
     flags = pa.array([True, False, None, True, False, True, False])
     assert kernels.text_or_null(flags, other).equals(
         pc.if_else(flags, other, pa.scalar(None, pa.string())))
-    kinds = pa.array([0, 1, 2, 1, 0, 2, 5], pa.int32())
-    conditions = [pc.equal(kinds, i) for i in range(3)]
-    expected = pc.case_when(pc.make_struct(*conditions, field_names=["a", "b", "c"]),
-                            TEXTS, other, TEXTS)
-    assert kernels.when(conditions, ["a", "b", "c"], [TEXTS, other, TEXTS]).equals(expected)
 
 
 def test_encoding_helpers_match_pyarrow_compute() -> None:

@@ -358,6 +358,35 @@ def test_loose_and_defects(demo: AuditResult, rows: list[dict[str, Any]]) -> Non
     assert list(images["defects"]) == sorted(images["defects"], reverse=True)
 
 
+def test_every_correction_row_names_its_own_boxes_and_action(
+        demo: AuditResult, rows: list[dict[str, Any]]) -> None:
+    """Each correction's boxes are its pair's boxes (COCO x y w h, two decimals) and its action
+    is the sentence for its defect type, built from that same row: no row takes another's."""
+    by_pair = {(r["labeling"], r["golden_id"], r["batch_id"]): r for r in rows}
+    corrections = corrections_table(demo).to_pylist()
+    sentences = {
+        "missing": "draw missing {golden_class} at {golden_box}",
+        "wrong_class": "relabel {batch_class} -> {golden_class}",
+        "loose": "redraw {golden_class} box {batch_box} as {golden_box}",
+        "extra": "delete extra {batch_class} box at {batch_box}",
+        "invalid": "fix or delete invalid {batch_class} box {batch_box}",
+    }
+    for c in corrections:
+        row = by_pair[c["labeling"], c["golden_id"], c["batch_id"]]
+        for side in ("golden", "batch"):
+            if row[f"{side}_x1"] is None:
+                assert c[f"{side}_box"] is None
+                continue
+            x1, y1, x2, y2 = (row[f"{side}_{k}"] for k in ("x1", "y1", "x2", "y2"))
+            numbers = [float(t) for t in c[f"{side}_box"].split(" ")]
+            assert numbers == pytest.approx([x1, y1, x2 - x1, y2 - y1], abs=0.005 + 1e-9)
+        if c["defect"] == "attribute_mismatch":
+            assert c["action"].startswith("set ") and " (was " in c["action"]
+        else:
+            assert c["action"] == sentences[c["defect"]].format(**c)
+    assert {c["defect"] for c in corrections} >= {*sentences} - {"invalid"}
+
+
 def test_corrections_use_the_batch_convention(tmp_path: Any) -> None:
     """A VOC batch's corrections give boxes as 1-based inclusive xmin ymin xmax ymax."""
     golden_path = tmp_path / "golden.json"
