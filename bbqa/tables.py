@@ -143,12 +143,15 @@ def classes_table(result: AuditResult) -> pa.Table:
 
 
 def _from_columns(columns: dict[str, Any]) -> pa.Table:
-    """A table from numpy or list columns, NaN floats as nulls, object arrays as strings."""
+    """A table from numpy or list columns, NaN floats and empty texts as nulls, object arrays
+    as strings."""
     arrays: dict[str, pa.Array] = {}
     for name, values in columns.items():
         if isinstance(values, np.ndarray) and values.dtype.kind == "f":
             arrays[name] = kernels.from_numpy(values, mask=np.isnan(values))
-        elif isinstance(values, np.ndarray) and values.dtype.kind in "OU":
+        elif isinstance(values, np.ndarray) and values.dtype.kind == "U":
+            arrays[name] = kernels.from_numpy(values, mask=values == "")
+        elif isinstance(values, np.ndarray) and values.dtype.kind == "O":
             arrays[name] = pa.array([None if v is None or v == "" else str(v)
                                      for v in values.tolist()], type=pa.string())
         elif isinstance(values, list) and values and isinstance(values[0], float):

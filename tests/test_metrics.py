@@ -387,6 +387,40 @@ def test_every_correction_row_names_its_own_boxes_and_action(
     assert {c["defect"] for c in corrections} >= {*sentences} - {"invalid"}
 
 
+def test_image_table_recounted_from_the_rows(demo: AuditResult,
+                                             rows: list[dict[str, Any]]) -> None:
+    """Every labeling's outcome and defect counts, mean IoU, image and annotator, row by row."""
+    expected: dict[int, Counter[str]] = defaultdict(Counter)
+    ious: dict[int, list[float]] = defaultdict(list)
+    named: dict[int, tuple[str, str | None]] = {}
+    for r in rows:
+        e, outcome = expected[r["labeling"]], r["outcome"]
+        named[r["labeling"]] = (r["image"], r["annotator"])
+        e["golden"] += outcome in ("matched", "missing", "wrong_class")
+        e["batch"] += outcome in ("matched", "wrong_class", "extra", "ignored")
+        for kind in ("missing", "wrong_class", "extra", "invalid"):
+            e[kind] += outcome == kind
+        e["loose"] += bool(r["loose"])
+        e["attribute_mismatch"] += bool(r["attribute_mismatch"])
+        e["defects"] += (outcome in ("missing", "wrong_class", "extra", "invalid")
+                         or bool(r["loose"]) or bool(r["attribute_mismatch"]))
+        if outcome == "matched":
+            ious[r["labeling"]].append(r["iou"])
+    c = demo.images.columns
+    assert sorted(int(v) for v in c["labeling"]) == sorted(expected)
+    for i in range(len(c["labeling"])):
+        labeling = int(c["labeling"][i])
+        for name, count in expected[labeling].items():
+            assert int(c[name][i]) == count, (labeling, name)
+        if ious[labeling]:
+            assert float(c["iou_mean"][i]) == pytest.approx(sum(ious[labeling])
+                                                           / len(ious[labeling]))
+        else:
+            assert math.isnan(float(c["iou_mean"][i]))
+        image, annotator = named[labeling]
+        assert (str(c["image"][i]), str(c["annotator"][i]) or None) == (image, annotator)
+
+
 def test_corrections_use_the_batch_convention(tmp_path: Any) -> None:
     """A VOC batch's corrections give boxes as 1-based inclusive xmin ymin xmax ymax."""
     golden_path = tmp_path / "golden.json"

@@ -19,6 +19,7 @@ from bbqa.dataset import Dataset
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.rows import RowContext
 
+_OUTCOMES = len(Outcome)
 DEFECT_TYPES = ("missing", "wrong_class", "loose", "attribute_mismatch", "extra", "invalid")
 BOX_FORMATS = {
     "coco": "x y w h (COCO, pixels)",
@@ -57,30 +58,42 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
     def count(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         return np.bincount(slot[mask], minlength=n).astype(np.int64)
 
+    # Every outcome's count per labeling from one pass over the rows.
+    outcomes = np.bincount(slot * _OUTCOMES + matches.outcome, minlength=n * _OUTCOMES
+                           ).reshape(n, _OUTCOMES).astype(np.int64)
+
+    def of(*kinds: Outcome) -> npt.NDArray[np.int64]:
+        total: npt.NDArray[np.int64] = outcomes[:, [int(k) for k in kinds]].sum(axis=1)
+        return total
+
     masks = defect_masks(matches, rows)
     # A golden box that is both loose and attribute-mismatched is one defective box.
     defective = (masks["missing"] | masks["wrong_class"] | masks["loose"]
                  | masks["attribute_mismatch"] | masks["extra"] | masks["invalid"])
-    golden = count(matches.where_any(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS))
     matched = matches.outcome == Outcome.MATCHED
     iou_sum = np.bincount(slot[matched], weights=matches.iou[matched], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou_mean = iou_sum / count(matched)
+        iou_mean = iou_sum / of(Outcome.MATCHED)
     first_row = np.searchsorted(slot, np.arange(n))
-    names = np.array([*rows.annotator_names, ""], dtype=object)
+    names = np.array([*rows.annotator_names, ""], dtype=np.str_)
+    defects = count(defective)
     columns: dict[str, npt.NDArray[np.generic]] = {
         "labeling": labelings.astype(np.int32),
-        "image": batch.images.key[labelings].astype(object),
+        "image": batch.images.key[labelings],
         "annotator": names[rows.annotator[first_row]],
         "density": rows.density[first_row],
-        "golden": golden,
-        "batch": count(matches.where_any(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA,
-                                         Outcome.IGNORED)),
-        **{name: count(mask) for name, mask in masks.items()},
-        "defects": count(defective),
+        "golden": of(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
+        "batch": of(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA, Outcome.IGNORED),
+        "missing": of(Outcome.MISSING),
+        "wrong_class": of(Outcome.WRONG_CLASS),
+        "loose": count(masks["loose"]),
+        "attribute_mismatch": count(masks["attribute_mismatch"]),
+        "extra": of(Outcome.EXTRA),
+        "invalid": of(Outcome.INVALID),
+        "defects": defects,
         "iou_mean": iou_mean,
     }
-    order = np.lexsort((columns["labeling"], -count(defective)))
+    order = np.lexsort((columns["labeling"], -defects))
     return ImageTable(columns={k: v[order] for k, v in columns.items()})
 
 
