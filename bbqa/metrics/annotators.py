@@ -204,18 +204,21 @@ def annotator_tables(
     matched_class = rows.golden_class[matched]
     matched_iou = matches.iou[matched]
     order, bounds = _slices(matched_annotator, n_names)
-    deviations = np.empty(len(matched_iou))
+    # The IoUs laid out by annotator: each one's values, and all the others', are then plain
+    # slices (their order the same as gathering through ``order``, so the sums are too).
+    grouped_iou = matched_iou[order]
+    deviations = np.empty(len(grouped_iou))  # by annotator, as grouped_iou
     for a in range(n_names):
-        mine = order[bounds[a]:bounds[a + 1]]
-        if len(mine):
-            deviations[mine] = np.abs(matched_iou[mine] - median(matched_iou[mine]))
+        own = grouped_iou[bounds[a]:bounds[a + 1]]
+        if len(own):
+            deviations[bounds[a]:bounds[a + 1]] = np.abs(own - median(own))
 
     present = [a for a in range(n_names) if counts[a].sum()]
     annotator_rates = _rate_columns(counts)
     per_annotator: list[dict[str, object]] = []
     for a in present:
         mine = order[bounds[a]:bounds[a + 1]]
-        rest = np.concatenate([order[:bounds[a]], order[bounds[a + 1]:]])
+        own_deviations = deviations[bounds[a]:bounds[a + 1]]
         named = _counts(counts[a])
         row: dict[str, object] = {
             "annotator": names[a], "images": int(images[a]),
@@ -223,7 +226,7 @@ def annotator_tables(
                                      "extra", "ignored", "invalid")},
         }
         _rates(row, annotator_rates, a)
-        _iou_columns(row, matched_iou[mine])
+        _iou_columns(row, grouped_iou[bounds[a]:bounds[a + 1]])
         n = len(mine)
         intervals = {m: mean_interval(bias[m][mine]) for m in BIAS_MEASURES}
         for measure, (mean, low, high) in intervals.items():
@@ -233,9 +236,10 @@ def annotator_tables(
                                      min_matched=min_matched)
         row["shift_verdict"] = shift_verdict_for(intervals["shift_x"], intervals["shift_y"],
                                                  n=n, margin=margin, min_matched=min_matched)
-        row["iou_spread"] = float(deviations[mine].mean()) if n else math.nan
-        row["iou_spread_p"] = (spread_p_value(deviations[mine], deviations[rest])
-                               if n >= min_matched else math.nan)
+        row["iou_spread"] = float(own_deviations.mean()) if n else math.nan
+        row["iou_spread_p"] = (spread_p_value(own_deviations, np.concatenate(
+            [deviations[:bounds[a]], deviations[bounds[a + 1]:]])) if n >= min_matched
+            else math.nan)
         per_annotator.append(row)
     adjusted = holm_adjust(np.array([r["iou_spread_p"] for r in per_annotator], dtype=float))
     for row, p in zip(per_annotator, adjusted.tolist(), strict=True):
@@ -251,18 +255,20 @@ def annotator_tables(
                               ).reshape(n_names * n_classes, _OUTCOMES)
     matched_cell = matched_annotator * n_classes + matched_class
     cell_order, cell_bounds = _slices(matched_cell, n_names * n_classes)
+    cell_iou, cell_looseness = matched_iou[cell_order], bias["looseness"][cell_order]
     cell_rates = _rate_columns(cell_counts)
     per_class: list[dict[str, object]] = []
     for c in np.flatnonzero(cell_counts.sum(axis=1)).tolist():
         a, k = divmod(c, n_classes)
         named = _counts(cell_counts[c])
-        mine = cell_order[cell_bounds[c]:cell_bounds[c + 1]]
+        in_cell = slice(cell_bounds[c], cell_bounds[c + 1])
         row = {"annotator": names[a], "class": classes[k],
                **{key: named[key] for key in ("boxes", "golden", "matched", "missing",
                                               "wrong_class", "extra")}}
         _rates(row, cell_rates, c)
-        _iou_columns(row, matched_iou[mine])
-        row["looseness_mean"] = float(bias["looseness"][mine].mean()) if len(mine) else math.nan
+        _iou_columns(row, cell_iou[in_cell])
+        row["looseness_mean"] = (float(cell_looseness[in_cell].mean())
+                                 if cell_bounds[c + 1] > cell_bounds[c] else math.nan)
         per_class.append(row)
     return AnnotatorTables(annotators=_columns(per_annotator),
                            annotator_classes=_columns(per_class))
