@@ -75,6 +75,22 @@ def text_codes(texts: npt.NDArray[np.str_], index_of: Mapping[str, int]
     return codes
 
 
+def text_dictionary(texts: npt.NDArray[np.str_]) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The sorted distinct non-empty texts, and each text's index among them (-1 if empty):
+    :func:`nonempty_distinct` and :func:`text_codes` from one sort.
+
+    >>> names, codes = text_dictionary(np.array(["b", "", "a", "b"]))
+    >>> names, codes.tolist()
+    (['a', 'b'], [1, -1, 0, 1])
+    """
+    values, inverse = np.unique(texts, return_inverse=True)
+    distinct_texts: list[str] = values.tolist()
+    empty = bool(distinct_texts) and distinct_texts[0] == ""  # "" sorts first
+    table = np.arange(len(distinct_texts), dtype=np.int64) - int(empty)
+    codes: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
+    return distinct_texts[int(empty):], codes
+
+
 def nonempty_distinct(texts: npt.NDArray[np.str_]) -> list[str]:
     """The sorted distinct non-empty texts.
 

@@ -267,3 +267,13 @@ def test_box_order_is_lexsorts(rows: list[tuple[int, int]], increasing: bool, te
                         source_id=id_column)
     expected = np.lexsort((boxes.ids, boxes.category, boxes.image))
     assert np.array_equal(_box_order(boxes, 4), expected)
+
+
+@given(st.lists(st.sampled_from(["", "urban", "rural", "b", "é", "a b", "Z"]), max_size=40))
+def test_text_dictionary_is_the_sorted_names_and_their_positions(texts: list[str]) -> None:
+    from bbqa.arrays import text_dictionary
+
+    names, codes = text_dictionary(np.array(texts, dtype=np.str_))
+    expected = sorted({t for t in texts if t})
+    assert names == expected
+    assert codes.tolist() == [expected.index(t) if t else -1 for t in texts]

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment
-from bbqa.arrays import nonempty_distinct, text_codes
+from bbqa.arrays import nonempty_distinct, text_codes, text_dictionary
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 
@@ -156,8 +156,8 @@ def row_context(
     size_bucket[only_b] = _box_size_bucket(batch, b[only_b])
 
     scenes = golden.images.scene
-    scene_names = tuple(nonempty_distinct(scenes))
-    scene_of_image = text_codes(scenes, {s: i for i, s in enumerate(scene_names)})
+    names_of_scenes, scene_of_image = text_dictionary(scenes)
+    scene_names = tuple(names_of_scenes)
     scene = np.where(golden_image >= 0, scene_of_image[np.maximum(golden_image, 0)]
                      if len(scene_of_image) else -1, -1)
 
