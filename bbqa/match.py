@@ -35,8 +35,10 @@ from bbqa.geometry import pair_ioa, pair_iou
 IndexArray = npt.NDArray[np.int64]
 
 # Candidate pairs are generated in chunks of at most this many, so that an image with thousands
-# of boxes of one class costs time but never a quadratic amount of memory.
-PAIR_CHUNK = 1 << 20
+# of boxes of one class costs time but never a quadratic amount of memory. At 65,536 pairs a
+# chunk's dozen temporaries (0.5 MB each) stay in the CPU's caches: scoring pass one's 2.4
+# million pairs at 850,000 boxes took 115 ms in chunks of a million, 91 ms in these.
+PAIR_CHUNK = 1 << 16
 
 
 class Outcome(IntEnum):
