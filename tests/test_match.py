@@ -286,3 +286,18 @@ def test_group_ranges_by_counting_and_by_search_agree_with_a_scan() -> None:
         glist = g.tolist()
         assert low.tolist() == [sum(1 for x in glist if x < key) for key in b.tolist()]
         assert high.tolist() == [sum(1 for x in glist if x <= key) for key in b.tolist()]
+
+
+def test_row_order_is_the_lexsort_with_one_key_or_four() -> None:
+    """Small spans (one combined key), spans past 63 bits and negative labelings (lexsort):
+    the lexsort's order either way."""
+    from bbqa.match import _row_order
+
+    rng = np.random.default_rng(23)
+    for n, labelings, boxes in ((500, 30, 80), (300, 5, 2**40), (200, 4, 50), (0, 1, 1)):
+        labeling = rng.integers(0 if boxes != 50 else -2, labelings, n).astype(np.int32)
+        outcome = rng.integers(0, len(Outcome), n).astype(np.int8)
+        golden = rng.integers(-1, boxes, n).astype(np.int64)
+        batch = rng.integers(-1, boxes, n).astype(np.int64)
+        expected = np.lexsort((batch, golden, outcome, labeling))
+        assert _row_order(labeling, outcome, golden, batch).tolist() == expected.tolist()
