@@ -308,7 +308,8 @@ def test_ascii_check_sees_every_byte(size: int) -> None:
 
 def test_id_lookup_matches_a_dict_dense_or_sparse() -> None:
     """Image and category ids are found by a direct table when dense and by a binary search
-    otherwise; both agree with a dict, ids outside the table and at int64's ends included."""
+    otherwise; both agree with a dict, with every id in the table and with ids outside it and
+    at int64's ends."""
     import numpy as np
 
     from bbqa.io.coco import _lookup_ids
@@ -321,11 +322,16 @@ def test_id_lookup_matches_a_dict_dense_or_sparse() -> None:
         order = np.argsort(np.array(list(rows), dtype=np.int64))
         table = (np.array(list(rows), dtype=np.int64)[order],
                  np.array(list(rows.values()), dtype=np.int64)[order])
-        wanted_list = [*keys, *edge, *(k + 1 for k in keys if k < 2**63 - 1)]
-        wanted = np.array(wanted_list, dtype=np.int64)
-        expected = [rows.get(v, -1) for v in wanted_list]
-        assert _lookup_ids(wanted, table).tolist() == expected
-        assert _lookup_ids(wanted, rows).tolist() == expected
+        # Every id in the table (the dense table's shortcut), then ids outside it too.
+        just_past = [keys[-1] + 1] if keys and keys[-1] < 2**63 - 1 else []
+        just_before = [keys[0] - 1] if keys and keys[0] > -(2**63) else []
+        for wanted_list in (rng.permutation(keys).tolist(), [*keys, *just_past],
+                            [*just_before, *keys],
+                            [*keys, *edge, *(k + 1 for k in keys if k < 2**63 - 1)]):
+            wanted = np.array(wanted_list, dtype=np.int64)
+            expected = [rows.get(v, -1) for v in wanted_list]
+            assert _lookup_ids(wanted, table).tolist() == expected
+            assert _lookup_ids(wanted, rows).tolist() == expected
 
 
 @settings(max_examples=300, deadline=None)

@@ -165,7 +165,7 @@ def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
     if table is not None and integers:
         keys, positions = table
         try:
-            wanted = np.array(values, dtype=np.int64)
+            wanted = np.asarray(values, dtype=np.int64)
         except OverflowError:
             pass  # an id beyond int64 cannot be among int64 keys: the dict below says so
         else:
@@ -177,6 +177,10 @@ def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
                 # Dense ids (1..N, the usual numbering): a direct table, no binary search.
                 direct = np.full(span, -1, np.int64)
                 direct[keys - low] = positions
+                if not len(wanted) or (wanted.min() >= low and wanted.max() < low + span):
+                    # Every id within the table (the usual case): one gather, no masks.
+                    gathered: npt.NDArray[np.int64] = direct[wanted - low]
+                    return gathered
                 offset = wanted - low
                 inside = (offset >= 0) & (offset < span)
                 found: npt.NDArray[np.int64] = np.where(
