@@ -108,3 +108,29 @@ def test_parquet_files_are_write_tables_byte_for_byte(tmp_path: Path) -> None:
             kernels.write_parquet(table, str(ours), use_dictionary=dictionary)
             pq.write_table(table, theirs, use_dictionary=dictionary)
             assert ours.read_bytes() == theirs.read_bytes(), (build.__name__, dictionary)
+    coded = tables.boxes_table(result, coded=True)
+    ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
+    kernels.write_parquet(coded, str(ours), store_schema=False)
+    pq.write_table(coded, theirs, store_schema=False)
+    assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_coded_boxes_table_is_the_text_one_in_memory_and_on_disk(tmp_path: Path) -> None:
+    """The dictionary-coded boxes table holds the same values as the text one, and the file
+    written from it reads back as the text table, with the documented schema."""
+    import pyarrow.parquet as pq
+
+    import bbqa
+    from bbqa import tables
+    from bbqa.report.files import _write_parquet
+    from tests.conftest import ROOT
+
+    demo = ROOT / "fixtures" / "demo"
+    result = bbqa.audit(bbqa.load(demo / "golden.json"), bbqa.load(demo / "batch.json"))
+    plain, coded = tables.boxes_table(result), tables.boxes_table(result, coded=True)
+    dictionary_columns = [f.name for f in coded.schema if pa.types.is_dictionary(f.type)]
+    assert {"outcome", "golden_class", "golden_attr_occluded"} <= set(dictionary_columns)
+    assert coded.cast(plain.schema).equals(plain)
+    _write_parquet(lambda: coded, tmp_path / "boxes.parquet")
+    back = pq.read_table(tmp_path / "boxes.parquet")
+    assert back.schema.equals(plain.schema) and back.equals(plain)

@@ -147,7 +147,11 @@ def _write_parquet(build: Callable[[], Any], path: Path) -> None:
     # dictionaries first costs a quarter of the biggest file's time.
     repeated = [field.name for field in table.schema if field.name not in MOSTLY_DISTINCT
                 and not pa.types.is_floating(field.type)]
-    write_parquet(table, path, use_dictionary=repeated)
+    # Columns built as dictionary arrays are written as the text columns they stand for: the
+    # Arrow schema, which would tell readers to decode them as dictionaries, is left out of the
+    # file (every other type here is one Parquet itself records).
+    coded = any(pa.types.is_dictionary(field.type) for field in table.schema)
+    write_parquet(table, path, use_dictionary=repeated, store_schema=not coded)
 
 
 def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
@@ -157,7 +161,8 @@ def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
     so they are written while the summaries are computed."""
     from bbqa import tables
 
-    outputs.start("boxes.parquet", partial(_write_parquet, partial(tables.boxes_table, matched)))
+    outputs.start("boxes.parquet", partial(_write_parquet, partial(tables.boxes_table, matched,
+                                                                   coded=True)))
     # The corrections table is built once for its Parquet and CSV files.
     corrections = _once(partial(tables.corrections_table, matched))
     outputs.start("corrections.parquet", partial(_write_parquet, corrections))
