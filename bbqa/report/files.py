@@ -155,14 +155,19 @@ def _write_parquet(build: Callable[[], Any], path: Path) -> None:
 
 
 def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
-    """Start the two files of one row per box or defect, the biggest: ``boxes.parquet`` and
-    ``corrections.parquet`` / ``.csv``. They need only the matches and the per-row context
-    (``matched`` is an :class:`~bbqa.auditing.AuditResult` or the audit's early view of one),
-    so they are written while the summaries are computed."""
+    """Start ``boxes.parquet``, one row per box, the biggest file and the last to finish. It
+    needs only the matches and the per-row context (``matched`` is an
+    :class:`~bbqa.auditing.AuditResult` or the audit's early view of one), so it is written
+    while the summaries are computed."""
     from bbqa import tables
 
     outputs.start("boxes.parquet", partial(_write_parquet, partial(tables.boxes_table, matched,
                                                                    coded=True)))
+
+
+def _start_corrections(outputs: StagedOutputs, matched: Any) -> None:
+    from bbqa import tables
+
     # The corrections table is built once for its Parquet and CSV files.
     corrections = _once(partial(tables.corrections_table, matched))
     outputs.start("corrections.parquet", partial(_write_parquet, corrections))
@@ -176,13 +181,15 @@ def _write_csv(build: Callable[[], Any], path: Path) -> None:
 
 
 def start_audit_files(outputs: StagedOutputs, result: Any) -> None:
-    """Start every output file of a finished audit but those :func:`start_row_files` wrote.
+    """Start every output file of a finished audit but the one :func:`start_row_files` wrote.
 
     Each table is built inside its writer's task, so building and encoding overlap on the two
-    threads.
+    threads. The corrections come first: started with ``boxes.parquet`` they took its core
+    while the summaries were computed, and it then finished alone, the other core idle.
     """
     from bbqa import tables
 
+    _start_corrections(outputs, result)
     for name, build in {
         "classes": tables.classes_table,
         "breakdowns": tables.breakdowns_table,
