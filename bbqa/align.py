@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.arrays import distinct
 from bbqa.dataset import Boxes, Dataset, IntArray, StrArray
 from bbqa.errors import InputError
 from bbqa.pairs_file import read_pairs
@@ -127,10 +126,8 @@ def align(golden: Dataset, batch: Dataset, key: ImageKey = ImageKey.AUTO) -> Ali
     classes += [c for c in batch.categories if c not in golden.categories]
     index = {name: i for i, name in enumerate(classes)}
     batch_class = np.array([index[c] for c in batch.categories], dtype=np.int32)
-    golden_used = set(distinct(golden.boxes.category).tolist())
-    batch_used = set(distinct(batch.boxes.category).tolist())
-    golden_names = {golden.categories[i] for i in golden_used}
-    batch_names = {batch.categories[i] for i in batch_used}
+    golden_names = {golden.categories[i] for i in _used_categories(golden)}
+    batch_names = {batch.categories[i] for i in _used_categories(batch)}
     return Alignment(
         labeling_to_golden=labeling_to_golden,
         classes=tuple(classes),
@@ -167,3 +164,12 @@ def rename_categories(dataset: Dataset, mapping: Mapping[str, str]) -> Dataset:
         images=dataset.images, categories=names, boxes=boxes, annotators=dataset.annotators,
         problems=dataset.problems, path=dataset.path, format=dataset.format,
     )
+
+
+def _used_categories(dataset: Dataset) -> list[int]:
+    """The categories that have a box: one count over the boxes, no sort (the indices are
+    below the number of categories)."""
+    counts = np.bincount(dataset.boxes.category, minlength=len(dataset.categories))
+    used: list[int] = np.flatnonzero(counts).tolist()
+    return used
+

@@ -112,3 +112,16 @@ def test_to_arrow_shares_numeric_memory() -> None:
     table = ds.to_arrow()
     assert table.column("x1").chunk(0).buffers()[1].address == ds.boxes.x1.ctypes.data
     assert table.column("source_id").to_pylist() == ["1", "2"]
+
+
+def test_classes_drawn_on_one_side_only_are_named() -> None:
+    """A class counts for its side only where it has a box: declared but empty ones do not."""
+    golden_rows = [(0, "a", 0, 0, 5, 5, "1"), (0, "b", 0, 0, 5, 5, "2"), (1, "a", 1, 1, 4, 4, "3")]
+    batch_rows = [(0, "b", 0, 0, 5, 5, "7"), (1, "d", 0, 0, 5, 5, "8"), (1, "d", 2, 2, 5, 5, "9")]
+    golden = make_dataset(["x.jpg", "y.jpg"], golden_rows, classes=["c", "b", "a"])
+    batch = make_dataset(["x.jpg", "y.jpg"], batch_rows, classes=["e", "d", "b"])
+    alignment = align(golden, batch)
+    golden_drawn = {r[1] for r in golden_rows}
+    batch_drawn = {r[1] for r in batch_rows}
+    assert alignment.golden_only_classes == tuple(sorted(golden_drawn - batch_drawn)) == ("a",)
+    assert alignment.batch_only_classes == tuple(sorted(batch_drawn - golden_drawn)) == ("d",)
