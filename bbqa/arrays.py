@@ -7,7 +7,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import numpy as np
@@ -58,26 +57,9 @@ def decimal_texts(values: npt.NDArray[np.integer]) -> npt.NDArray[np.str_]:
     return values.astype(np.str_)
 
 
-def text_codes(texts: npt.NDArray[np.str_], index_of: Mapping[str, int]
-               ) -> npt.NDArray[np.int64]:
-    """Each text's index in ``index_of`` (-1 for the empty text and for texts not in it).
-
-    Per-image names (scenes, annotators) repeat a handful of values over many images: each
-    distinct value is looked up once.
-
-    >>> text_codes(np.array(["b", "", "a", "b", "z"]), {"a": 0, "b": 1}).tolist()
-    [1, -1, 0, 1, -1]
-    """
-    values, inverse = np.unique(texts, return_inverse=True)
-    table = np.array([index_of.get(v, -1) if v else -1 for v in values.tolist()],
-                     dtype=np.int64)
-    codes: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
-    return codes
-
-
 def text_dictionary(texts: npt.NDArray[np.str_]) -> tuple[list[str], npt.NDArray[np.int64]]:
-    """The sorted distinct non-empty texts, and each text's index among them (-1 if empty):
-    :func:`nonempty_distinct` and :func:`text_codes` from one sort.
+    """The sorted distinct non-empty texts, and each text's index among them (-1 if empty),
+    from one sort (per-image names such as scenes and annotators repeat a few values).
 
     >>> names, codes = text_dictionary(np.array(["b", "", "a", "b"]))
     >>> names, codes.tolist()
@@ -89,12 +71,3 @@ def text_dictionary(texts: npt.NDArray[np.str_]) -> tuple[list[str], npt.NDArray
     table = np.arange(len(distinct_texts), dtype=np.int64) - int(empty)
     codes: npt.NDArray[np.int64] = table[inverse.reshape(-1)]
     return distinct_texts[int(empty):], codes
-
-
-def nonempty_distinct(texts: npt.NDArray[np.str_]) -> list[str]:
-    """The sorted distinct non-empty texts.
-
-    >>> nonempty_distinct(np.array(["b", "", "a", "b"]))
-    ['a', 'b']
-    """
-    return [v for v in distinct(texts).tolist() if v]

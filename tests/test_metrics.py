@@ -554,3 +554,29 @@ def test_attribute_mismatch_compares_texts_whatever_each_sides_value_order() -> 
         expected = (row in matched and g_text is not None and b_text is not None
                     and g_text != b_text)
         assert bool(rows.attribute_mismatch[row]) == expected, row
+
+
+def test_labeling_annotator_from_the_image_else_most_boxes() -> None:
+    """Names: box-level ones in their order, then image-level ones not among them. An image's
+    own annotator wins; otherwise its boxes' most frequent one, ties to the earlier name."""
+    from bbqa.dataset import Boxes, Dataset, Images
+    from bbqa.metrics.rows import labeling_annotators
+
+    box_names = ["zed", "amy"]
+    # (image, box annotator index into box_names, -1 for none)
+    boxes = [(0, 0), (1, 0), (1, 1), (1, 1), (2, 0), (2, 0), (3, 0), (3, 1), (4, -1)]
+    batch = Dataset.build(
+        Images.build([f"{i}.jpg" for i in range(6)], [10.0] * 6, [10.0] * 6,
+                     annotators=["bob", "", "amy", "", "", "cat"]),
+        ["car"],
+        Boxes.build(image=[b[0] for b in boxes], category=[0] * len(boxes),
+                    x1=[0.0] * len(boxes), y1=[0.0] * len(boxes), x2=[5.0] * len(boxes),
+                    y2=[5.0] * len(boxes), source_id=[str(i) for i in range(len(boxes))],
+                    annotator=[b[1] for b in boxes]),
+        annotators=box_names,
+    )
+    names, per_image = labeling_annotators(batch)
+    assert names == ["zed", "amy", "bob", "cat"]
+    expected = {0: "bob", 1: "amy", 2: "amy", 3: "zed", 4: None, 5: "cat"}
+    assert [names[i] if i >= 0 else None for i in per_image.tolist()] == [
+        expected[i] for i in range(6)]

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment
-from bbqa.arrays import nonempty_distinct, text_codes, text_dictionary
+from bbqa.arrays import text_dictionary
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 
@@ -84,20 +84,20 @@ def _class_of(index: IndexArray, categories: npt.NDArray[np.int32],
     return out
 
 
-def annotator_names(batch: Dataset) -> list[str]:
-    """Box-level annotator names, then image-level names not already among them."""
-    names = list(batch.annotators)
-    names += [a for a in nonempty_distinct(batch.images.annotator) if a not in names]
-    return names
-
-
-def labeling_annotators(batch: Dataset, names: Sequence[str]) -> IndexArray:
-    """Each labeling's annotator as an index into ``names`` (-1 when unknown).
+def labeling_annotators(batch: Dataset) -> tuple[list[str], IndexArray]:
+    """The annotator names (box-level names first, then image-level names not among them) and
+    each labeling's annotator as an index into them (-1 when unknown).
 
     The image entry's own annotator wins; otherwise the most frequent annotator among its boxes
     (ties to the lower index).
     """
-    per_image = text_codes(batch.images.annotator, {name: i for i, name in enumerate(names)})
+    # The image entries' names are coded once, in sorted order, then renumbered to positions.
+    image_names, image_codes = text_dictionary(batch.images.annotator)
+    names = list(batch.annotators)
+    names += [a for a in image_names if a not in names]
+    position = {name: i for i, name in enumerate(names)}
+    renumber = np.array([position[a] for a in image_names] + [-1], np.int64)
+    per_image: IndexArray = renumber[image_codes]
     boxes = batch.boxes
     known = boxes.annotator >= 0
     if known.any():
@@ -106,7 +106,7 @@ def labeling_annotators(batch: Dataset, names: Sequence[str]) -> IndexArray:
         counts = np.bincount(key, minlength=len(batch.images) * n_names).reshape(-1, n_names)
         most = np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1)
         per_image = np.where(per_image >= 0, per_image, most)
-    return per_image
+    return names, per_image
 
 
 def _box_size_bucket(dataset: Dataset, index: IndexArray) -> IndexArray:
@@ -134,11 +134,11 @@ def row_context(
     golden_class = _class_of(g, golden.boxes.category, alignment.golden_class)
     batch_class = _class_of(b, batch.boxes.category, alignment.batch_class)
 
-    names = annotator_names(batch)
+    names, per_labeling = labeling_annotators(batch)
     position = {name: i for i, name in enumerate(names)}
     box_annotator_map = np.array([position[a] for a in batch.annotators] + [-1], np.int64)
     labeling = matches.labeling.astype(np.int64)
-    annotator = labeling_annotators(batch, names)[labeling] if len(labeling) else labeling
+    annotator = per_labeling[labeling] if len(labeling) else labeling
     if len(batch.boxes):
         own = box_annotator_map[batch.boxes.annotator[np.maximum(b, 0)]]
         annotator = np.where(has_b & (own >= 0), own, annotator)
