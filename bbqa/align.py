@@ -172,4 +172,3 @@ def _used_categories(dataset: Dataset) -> list[int]:
     counts = np.bincount(dataset.boxes.category, minlength=len(dataset.categories))
     used: list[int] = np.flatnonzero(counts).tolist()
     return used
-

@@ -406,7 +406,7 @@ def _row_order(labeling: npt.NDArray[np.int32], outcome: npt.NDArray[np.int8],
     """``np.lexsort((batch, golden, outcome, labeling))``: rows by labeling, outcome, golden
     box, batch box (-1 for none).
 
-    Where the four fit one 63-bit key (up to about a billion boxes a set and labeling), one
+    Where the four fit one 63-bit key (a million boxes a set over a million labelings do), one
     stable sort of that key gives the same order: the parts arrive as runs already in order,
     which the stable sort merges, four times faster than the lexsort's four passes.
     """
@@ -424,4 +424,3 @@ def _row_order(labeling: npt.NDArray[np.int32], outcome: npt.NDArray[np.int8],
     key *= batch_span
     key += batch + 1
     return np.argsort(key, kind="stable")
-
