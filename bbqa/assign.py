@@ -26,7 +26,7 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.arrays import distinct
+from bbqa.arrays import distinct, group_order
 
 IndexArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -88,8 +88,7 @@ def _solve_large(n_groups: int, local: IndexArray, row: IndexArray, col: IndexAr
     from scipy.optimize import linear_sum_assignment
 
     chosen = np.zeros(len(local), dtype=bool)
-    order = np.argsort(local, kind="stable")
-    bounds = np.searchsorted(local[order], np.arange(n_groups + 1))
+    order, bounds = group_order(local, n_groups)
     for start, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         edges = order[start:stop]
         matrix = np.zeros((int(row[edges].max()) + 1, int(col[edges].max()) + 1))

@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from bbqa import arrow_kernels as kernels
+from bbqa.arrays import group_order
 from bbqa.auditing import AuditResult, Matched
 from bbqa.dataset import Boxes
 from bbqa.match import Outcome
@@ -303,8 +304,7 @@ def _actions(kind: npt.NDArray[np.int64], parts: dict[str, tuple[Any, ...]]) -> 
     """Each row's action: the texts and per-row columns of ``parts[DEFECT_TYPES[kind]]``
     joined (null where a column is null). Each defect type's text is built on its own rows
     only, then the rows are put back in order."""
-    order = np.argsort(kind.astype(np.int8), kind="stable")
-    bounds = np.searchsorted(kind[order], np.arange(len(DEFECT_TYPES) + 1))
+    order, bounds = group_order(kind, len(DEFECT_TYPES))
     pieces = []
     for i, defect in enumerate(DEFECT_TYPES):
         if bounds[i] == bounds[i + 1]:

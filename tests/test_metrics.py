@@ -484,15 +484,15 @@ def test_sorted_histogram_is_numpys() -> None:
         assert sorted_histogram(values, edges).tolist() == np.histogram(values, edges)[0].tolist()
 
 
-def test_annotator_slices_group_stably_with_their_bounds() -> None:
+def test_group_order_groups_stably_with_their_bounds() -> None:
     """Narrow keys (radix sort) and wide ones: the int64 stable argsort's order, and each
     key's bounds counted by hand."""
-    from bbqa.metrics.annotators import _slices
+    from bbqa.arrays import group_order
 
     rng = np.random.default_rng(17)
     for n_keys, n in ((5, 2000), (40_000, 3000), (1, 0), (70, 1)):
         key = rng.integers(0, n_keys, n).astype(np.int64)
-        order, bounds = _slices(key, n_keys)
+        order, bounds = group_order(key, n_keys)
         assert order.tolist() == np.argsort(key, kind="stable").tolist()
         assert bounds.tolist() == np.searchsorted(np.sort(key), np.arange(n_keys + 1)).tolist()
         for k in rng.integers(0, n_keys, 20).tolist():

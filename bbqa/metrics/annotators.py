@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.arrays import distinct
+from bbqa.arrays import distinct, group_order
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.classes import iou_distribution
@@ -154,19 +154,6 @@ def _iou_columns(row: dict[str, object], ious: FloatArray) -> None:
         row[name] = stats[name]
 
 
-def _slices(key: npt.NDArray[np.int64], n_keys: int) -> tuple[npt.NDArray[np.intp],
-                                                             npt.NDArray[np.intp]]:
-    """A stable order grouping equal keys (``0 <= key < n_keys``), and each key's
-    [start, stop) bounds in it."""
-    # numpy sorts 16-bit integers stably by radix, several times faster than the merge
-    # sort it uses for int64; annotator and annotator x class keys nearly always fit.
-    narrow = key.astype(np.int16) if n_keys <= np.iinfo(np.int16).max else key
-    order = np.argsort(narrow, kind="stable")
-    bounds = np.zeros(n_keys + 1, np.intp)
-    np.cumsum(np.bincount(key, minlength=n_keys), out=bounds[1:])
-    return order, bounds
-
-
 def _images_per_annotator(annotator: npt.NDArray[np.int64], labeling: npt.NDArray[np.integer[Any]],
                           n_names: int) -> npt.NDArray[np.int64]:
     """How many labelings (image entries) each annotator has a row on."""
@@ -203,7 +190,7 @@ def annotator_tables(
     matched_annotator = annotator[matched]
     matched_class = rows.golden_class[matched]
     matched_iou = matches.iou[matched]
-    order, bounds = _slices(matched_annotator, n_names)
+    order, bounds = group_order(matched_annotator, n_names)
     # The IoUs laid out by annotator: each one's values, and all the others', are then plain
     # slices (their order the same as gathering through ``order``, so the sums are too).
     grouped_iou = matched_iou[order]
@@ -254,7 +241,7 @@ def annotator_tables(
                               minlength=n_names * n_classes * _OUTCOMES
                               ).reshape(n_names * n_classes, _OUTCOMES)
     matched_cell = matched_annotator * n_classes + matched_class
-    cell_order, cell_bounds = _slices(matched_cell, n_names * n_classes)
+    cell_order, cell_bounds = group_order(matched_cell, n_names * n_classes)
     cell_iou, cell_looseness = matched_iou[cell_order], bias["looseness"][cell_order]
     cell_rates = _rate_columns(cell_counts)
     per_class: list[dict[str, object]] = []

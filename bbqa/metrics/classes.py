@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.align import Alignment
+from bbqa.arrays import group_order
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome
 from bbqa.metrics.stats import linear_quantiles, rate
@@ -118,10 +119,8 @@ def class_table(
     matched_iou = matches.iou[matched]
     # Grouped by class with a radix sort, then each class's IoUs sorted on their own: the
     # order a (class, IoU) lexsort gives, at a third of its cost.
-    key = matched_class.astype(np.int32 if n >= 2**15 else np.int16)
-    order = np.argsort(key, kind="stable")
-    sorted_class, grouped_iou = matched_class[order], matched_iou[order]
-    bounds = np.searchsorted(sorted_class, np.arange(n + 1))
+    order, bounds = group_order(matched_class, n)
+    grouped_iou = matched_iou[order]
     stats = {name: np.full(n, np.nan) for name in IOU_COLUMNS}
     edges = np.linspace(min(iou_floor, 1.0), 1.0, HISTOGRAM_BINS + 1)
     histogram = np.zeros((n, HISTOGRAM_BINS), np.int64)
