@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +57,27 @@ class Outcome(IntEnum):
     def label(self) -> str:
         """The lower-case name used in tables and Parquet."""
         return self.name.lower()
+
+
+def outcome_counts(group: IndexArray, outcome: npt.NDArray[np.integer[Any]], n_groups: int
+                   ) -> IndexArray:
+    """How many rows of each outcome each group has (``0 <= group < n_groups``): an
+    ``n_groups`` x ``len(Outcome)`` table, columns indexed by :class:`Outcome`, from one pass.
+
+    >>> outcome_counts(np.array([0, 1, 1]), np.array([0, 2, 2]), 2)[:, :3].tolist()
+    [[1, 0, 0], [0, 0, 2]]
+    """
+    width = len(Outcome)
+    counts = np.bincount(group.astype(np.int64) * width + outcome, minlength=n_groups * width)
+    table: IndexArray = counts.reshape(n_groups, width).astype(np.int64)
+    return table
+
+
+def count_of(counts: IndexArray, *outcomes: Outcome) -> IndexArray:
+    """Per group, the rows with any of ``outcomes``, from an :func:`outcome_counts` table (its
+    leading axes kept)."""
+    total: IndexArray = counts[..., [int(o) for o in outcomes]].sum(axis=-1)
+    return total
 
 
 @dataclass(frozen=True)

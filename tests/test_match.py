@@ -301,3 +301,19 @@ def test_row_order_is_the_lexsort_with_one_key_or_four() -> None:
         batch = rng.integers(-1, boxes, n).astype(np.int64)
         expected = np.lexsort((batch, golden, outcome, labeling))
         assert _row_order(labeling, outcome, golden, batch).tolist() == expected.tolist()
+
+
+def test_outcome_counts_and_their_sums_are_a_tally() -> None:
+    from collections import Counter
+
+    from bbqa.match import count_of, outcome_counts
+
+    rng = np.random.default_rng(29)
+    group = rng.integers(0, 7, 400)
+    outcome = rng.integers(0, len(Outcome), 400).astype(np.int8)
+    tally = Counter(zip(group.tolist(), outcome.tolist(), strict=True))
+    table = outcome_counts(group, outcome, 8)
+    assert table.tolist() == [[tally[g, o] for o in range(len(Outcome))] for g in range(8)]
+    kinds = (Outcome.MATCHED, Outcome.EXTRA)
+    assert count_of(table, *kinds).tolist() == [
+        sum(tally[g, int(k)] for k in kinds) for g in range(8)]

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from bbqa.arrays import distinct, group_order
 from bbqa.dataset import Dataset, FloatArray
-from bbqa.match import Matches, Outcome
+from bbqa.match import Matches, Outcome, outcome_counts
 from bbqa.metrics.classes import iou_distribution
 from bbqa.metrics.rows import RowContext
 from bbqa.metrics.stats import (
@@ -115,9 +115,6 @@ class AnnotatorTables:
     annotator_classes: dict[str, list[Any]]
 
 
-_OUTCOMES = len(Outcome)
-
-
 def _counts(row: npt.NDArray[np.int64]) -> dict[str, int]:
     """Named counts from one row of an outcome-count matrix (columns indexed by Outcome)."""
     counts = {o.label: int(row[o]) for o in Outcome}
@@ -181,8 +178,7 @@ def annotator_tables(
     n_names, n_classes = len(names), len(classes)
     annotator = np.where(rows.annotator >= 0, rows.annotator, n_names - 1).astype(np.int64)
     outcome = matches.outcome.astype(np.int64)
-    counts = np.bincount(annotator * _OUTCOMES + outcome,
-                         minlength=n_names * _OUTCOMES).reshape(n_names, _OUTCOMES)
+    counts = outcome_counts(annotator, outcome, n_names)
     images = _images_per_annotator(annotator, matches.labeling, n_names)
 
     matched = matches.outcome == Outcome.MATCHED
@@ -237,9 +233,7 @@ def annotator_tables(
     class_of_row = np.where(rows.golden_class >= 0, rows.golden_class, rows.batch_class)
     known = class_of_row >= 0
     cell = annotator[known] * n_classes + class_of_row[known]
-    cell_counts = np.bincount(cell * _OUTCOMES + outcome[known],
-                              minlength=n_names * n_classes * _OUTCOMES
-                              ).reshape(n_names * n_classes, _OUTCOMES)
+    cell_counts = outcome_counts(cell, outcome[known], n_names * n_classes)
     matched_cell = matched_annotator * n_classes + matched_class
     cell_order, cell_bounds = group_order(matched_cell, n_names * n_classes)
     cell_iou, cell_looseness = matched_iou[cell_order], bias["looseness"][cell_order]

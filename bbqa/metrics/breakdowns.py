@@ -18,12 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bbqa.match import Matches, Outcome
+from bbqa.match import Matches, Outcome, count_of, outcome_counts
 from bbqa.metrics.rows import SIZE_LABELS, RowContext
 from bbqa.metrics.stats import rate, wilson_interval
 
 ALL_CLASSES = "(all)"
-_OUTCOMES = len(Outcome)
 RATES = (("missing", "golden"), ("wrong_class", "golden"), ("extra", "judged"))
 BREAKDOWN_COLUMNS = (
     "dimension", "bucket", "class", "golden", "missing", "wrong_class", "judged", "extra",
@@ -42,7 +41,7 @@ class Breakdowns:
 
 
 def _outcome_grid(cls: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64],
-                  outcome: npt.NDArray[np.intp], n_classes: int, n_buckets: int
+                  outcome: npt.NDArray[np.int8], n_classes: int, n_buckets: int
                   ) -> npt.NDArray[np.int64]:
     """Row counts per (class, bucket, outcome), with an extra last class summing all classes.
 
@@ -50,21 +49,14 @@ def _outcome_grid(cls: npt.NDArray[np.int64], bucket: npt.NDArray[np.int64],
     row five times.
     """
     keep = (cls >= 0) & (bucket >= 0)
-    key = (cls[keep] * n_buckets + bucket[keep]) * _OUTCOMES + outcome[keep]
-    grid = np.bincount(key, minlength=n_classes * n_buckets * _OUTCOMES).reshape(
-        n_classes, n_buckets, _OUTCOMES)
-    return np.concatenate([grid, grid.sum(axis=0, keepdims=True)]).astype(np.int64)
-
-
-def _of(grid: npt.NDArray[np.int64], *outcomes: Outcome) -> npt.NDArray[np.int64]:
-    """Counts per (class, bucket) of the rows with any of ``outcomes``."""
-    total: npt.NDArray[np.int64] = grid[:, :, [int(o) for o in outcomes]].sum(axis=2)
-    return total
+    grid = outcome_counts(cls[keep] * n_buckets + bucket[keep], outcome[keep],
+                          n_classes * n_buckets).reshape(n_classes, n_buckets, -1)
+    return np.concatenate([grid, grid.sum(axis=0, keepdims=True)])
 
 
 def breakdowns(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Breakdowns:
     """Rates by class x density bucket, x size bucket, and x scene tag (when images have one)."""
-    outcome = matches.outcome.astype(np.intp)
+    outcome = matches.outcome
     dimensions = [("density", rows.density_bucket, rows.density_labels),
                   ("size", rows.size_bucket, SIZE_LABELS)]
     if rows.scene_names:
@@ -77,11 +69,11 @@ def breakdowns(matches: Matches, rows: RowContext, classes: Sequence[str]) -> Br
         by_golden = _outcome_grid(rows.golden_class, bucket, outcome, n_classes, n_buckets)
         by_batch = _outcome_grid(rows.batch_class, bucket, outcome, n_classes, n_buckets)
         counts = {
-            "golden": _of(by_golden, Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
-            "missing": _of(by_golden, Outcome.MISSING),
-            "wrong_class": _of(by_golden, Outcome.WRONG_CLASS),
-            "judged": _of(by_batch, Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA),
-            "extra": _of(by_batch, Outcome.EXTRA),
+            "golden": count_of(by_golden, Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
+            "missing": count_of(by_golden, Outcome.MISSING),
+            "wrong_class": count_of(by_golden, Outcome.WRONG_CLASS),
+            "judged": count_of(by_batch, Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA),
+            "extra": count_of(by_batch, Outcome.EXTRA),
         }
         present = (counts["golden"] + counts["judged"]) > 0
         cls_index, bucket_index = np.nonzero(present)

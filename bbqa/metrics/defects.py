@@ -16,10 +16,9 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.dataset import Dataset
-from bbqa.match import Matches, Outcome
+from bbqa.match import Matches, Outcome, count_of, outcome_counts
 from bbqa.metrics.rows import RowContext
 
-_OUTCOMES = len(Outcome)
 DEFECT_TYPES = ("missing", "wrong_class", "loose", "attribute_mismatch", "extra", "invalid")
 BOX_FORMATS = {
     "coco": "x y w h (COCO, pixels)",
@@ -58,14 +57,7 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
     def count(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
         return np.bincount(slot[mask], minlength=n).astype(np.int64)
 
-    # Every outcome's count per labeling from one pass over the rows.
-    outcomes = np.bincount(slot * _OUTCOMES + matches.outcome, minlength=n * _OUTCOMES
-                           ).reshape(n, _OUTCOMES).astype(np.int64)
-
-    def of(*kinds: Outcome) -> npt.NDArray[np.int64]:
-        total: npt.NDArray[np.int64] = outcomes[:, [int(k) for k in kinds]].sum(axis=1)
-        return total
-
+    outcomes = outcome_counts(slot, matches.outcome, n)
     masks = defect_masks(matches, rows)
     # A golden box that is both loose and attribute-mismatched is one defective box.
     defective = (masks["missing"] | masks["wrong_class"] | masks["loose"]
@@ -73,7 +65,7 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
     matched = matches.outcome == Outcome.MATCHED
     iou_sum = np.bincount(slot[matched], weights=matches.iou[matched], minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        iou_mean = iou_sum / of(Outcome.MATCHED)
+        iou_mean = iou_sum / count_of(outcomes, Outcome.MATCHED)
     first_row = np.searchsorted(slot, np.arange(n))
     names = np.array([*rows.annotator_names, ""], dtype=np.str_)
     defects = count(defective)
@@ -82,14 +74,15 @@ def image_table(batch: Dataset, matches: Matches, rows: RowContext) -> ImageTabl
         "image": batch.images.key[labelings],
         "annotator": names[rows.annotator[first_row]],
         "density": rows.density[first_row],
-        "golden": of(Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
-        "batch": of(Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA, Outcome.IGNORED),
-        "missing": of(Outcome.MISSING),
-        "wrong_class": of(Outcome.WRONG_CLASS),
+        "golden": count_of(outcomes, Outcome.MATCHED, Outcome.MISSING, Outcome.WRONG_CLASS),
+        "batch": count_of(outcomes, Outcome.MATCHED, Outcome.WRONG_CLASS, Outcome.EXTRA,
+                          Outcome.IGNORED),
+        "missing": count_of(outcomes, Outcome.MISSING),
+        "wrong_class": count_of(outcomes, Outcome.WRONG_CLASS),
         "loose": count(masks["loose"]),
         "attribute_mismatch": count(masks["attribute_mismatch"]),
-        "extra": of(Outcome.EXTRA),
-        "invalid": of(Outcome.INVALID),
+        "extra": count_of(outcomes, Outcome.EXTRA),
+        "invalid": count_of(outcomes, Outcome.INVALID),
         "defects": defects,
         "iou_mean": iou_mean,
     }
