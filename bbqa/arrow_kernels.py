@@ -150,9 +150,10 @@ def _text_from_numpy(values: npt.NDArray[np.str_], validity: Any, null_count: in
 
 
 def write_parquet(table: Any, path: str | os.PathLike[str], *,
-                  use_dictionary: bool | list[str] = True, store_schema: bool = True) -> None:
-    """``pyarrow.parquet.write_table(table, path, use_dictionary=..., store_schema=...)``,
-    the same bytes, through the writer that function wraps.
+                  use_dictionary: bool | list[str] = True, store_schema: bool = True,
+                  statistics: bool | list[str] = True) -> None:
+    """``pyarrow.parquet.write_table(table, path, use_dictionary=..., store_schema=...,
+    write_statistics=statistics)``, the same bytes, through the writer that function wraps.
 
     ``pyarrow.parquet`` imports ``pyarrow.fs``, and with it the cloud file systems and
     ``ssl`` (10 ms of a short run), to resolve the path; a local path needs none of them.
@@ -163,10 +164,11 @@ def write_parquet(table: Any, path: str | os.PathLike[str], *,
     except ImportError:  # pragma: no cover - a pyarrow that moved its private module
         import pyarrow.parquet as pq
 
-        pq.write_table(table, path, use_dictionary=use_dictionary, store_schema=store_schema)
+        pq.write_table(table, path, use_dictionary=use_dictionary, store_schema=store_schema,
+                       write_statistics=statistics)
         return
     writer = ParquetWriter(os.fspath(path), table.schema, use_dictionary=use_dictionary,
-                           compression="snappy", version="2.6", write_statistics=True,
+                           compression="snappy", version="2.6", write_statistics=statistics,
                            writer_engine_version="V2", data_page_version="1.0",
                            store_schema=store_schema)
     try:

@@ -110,9 +110,10 @@ def test_parquet_files_are_write_tables_byte_for_byte(tmp_path: Path) -> None:
             assert ours.read_bytes() == theirs.read_bytes(), (build.__name__, dictionary)
     coded = tables.boxes_table(result, coded=True)
     ours, theirs = tmp_path / "ours.parquet", tmp_path / "theirs.parquet"
-    kernels.write_parquet(coded, str(ours), store_schema=False)
-    pq.write_table(coded, theirs, store_schema=False)
-    assert ours.read_bytes() == theirs.read_bytes()
+    for statistics in (True, False, ["iou", "outcome"]):
+        kernels.write_parquet(coded, str(ours), store_schema=False, statistics=statistics)
+        pq.write_table(coded, theirs, store_schema=False, write_statistics=statistics)
+        assert ours.read_bytes() == theirs.read_bytes(), statistics
 
 
 def test_coded_boxes_table_is_the_text_one_in_memory_and_on_disk(tmp_path: Path) -> None:
@@ -134,3 +135,14 @@ def test_coded_boxes_table_is_the_text_one_in_memory_and_on_disk(tmp_path: Path)
     _write_parquet(lambda: coded, tmp_path / "boxes.parquet")
     back = pq.read_table(tmp_path / "boxes.parquet")
     assert back.schema.equals(plain.schema) and back.equals(plain)
+    # Min/max statistics: none for the columns built as dictionaries, the others' true bounds.
+    row_group = pq.ParquetFile(tmp_path / "boxes.parquet").metadata.row_group(0)
+    for i in range(row_group.num_columns):
+        column = row_group.column(i)
+        name, stats = column.path_in_schema, column.statistics
+        if name in dictionary_columns:
+            assert stats is None or not stats.has_min_max, name
+            continue
+        values = [v for v in plain.column(name).to_pylist() if v is not None]
+        assert stats is not None and stats.has_min_max, name
+        assert (stats.min, stats.max) == (min(values), max(values)), name

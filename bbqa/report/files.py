@@ -150,8 +150,14 @@ def _write_parquet(build: Callable[[], Any], path: Path) -> None:
     # Columns built as dictionary arrays are written as the text columns they stand for: the
     # Arrow schema, which would tell readers to decode them as dictionaries, is left out of the
     # file (every other type here is one Parquet itself records).
-    coded = any(pa.types.is_dictionary(field.type) for field in table.schema)
-    write_parquet(table, path, use_dictionary=repeated, store_schema=not coded)
+    coded = [field.name for field in table.schema if pa.types.is_dictionary(field.type)]
+    # They are the columns of a few names (classes, outcomes, buckets, attributes), whose
+    # min/max statistics Arrow finds through a hash of every row: a sixth of boxes.parquet's
+    # encoding, for bounds that span nearly every name in any row group, so that no reader
+    # could skip one by them. The other columns keep theirs.
+    statistics = [name for name in table.schema.names if name not in coded] if coded else True
+    write_parquet(table, path, use_dictionary=repeated, store_schema=not coded,
+                  statistics=statistics)
 
 
 def start_row_files(outputs: StagedOutputs, matched: Any) -> None:
