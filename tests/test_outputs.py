@@ -111,3 +111,22 @@ def test_hygiene_findings_from_the_thread_match_a_direct_call() -> None:
     result = auditing.audit(golden, batch)
     direct = (*hygiene(golden, "golden"), *hygiene(batch, "batch"))
     assert result.hygiene == direct and len(direct) > 0
+
+
+@pytest.mark.parametrize("values", [
+    ["ann_a", "", None, "é"], [None, "x"], [3, -2**63, 2**63 - 1], [True, False],
+    [1, True], [2**63], [None, None], [], [1.5, 2], ["a", 1],
+])
+def test_list_columns_get_the_type_pyarrow_infers(values: list[object]) -> None:
+    """Per-annotator columns given as lists: named types where pa.array would infer the same
+    one, inference for the rest (a mix, an integer past int64, no values)."""
+    import pyarrow as pa
+
+    try:
+        expected = pa.array(values)
+    except (pa.ArrowException, OverflowError) as exc:
+        with pytest.raises(type(exc)):
+            tables._from_columns({"c": values})
+        return
+    got = tables._from_columns({"c": values}).column("c").combine_chunks()
+    assert got.type == expected.type and got.to_pylist() == expected.to_pylist()
