@@ -381,10 +381,15 @@ def test_every_correction_row_names_its_own_boxes_and_action(
             numbers = [float(t) for t in c[f"{side}_box"].split(" ")]
             assert numbers == pytest.approx([x1, y1, x2 - x1, y2 - y1], abs=0.005 + 1e-9)
         if c["defect"] == "attribute_mismatch":
-            assert c["action"].startswith("set ") and " (was " in c["action"]
+            # Each attribute both boxes carry with different values, in the compared order.
+            values = [(name, row[f"golden_attr_{name}"], row[f"batch_attr_{name}"])
+                      for name in demo.rows.compared_attributes]
+            changes = [f"{name}={g} (was {b})" for name, g, b in values
+                       if g is not None and b is not None and g != b]
+            assert changes and c["action"] == "set " + "; ".join(changes)
         else:
             assert c["action"] == sentences[c["defect"]].format(**c)
-    assert {c["defect"] for c in corrections} >= {*sentences} - {"invalid"}
+    assert {c["defect"] for c in corrections} >= {*sentences, "attribute_mismatch"} - {"invalid"}
 
 
 def test_image_table_recounted_from_the_rows(demo: AuditResult,
