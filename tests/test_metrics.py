@@ -240,8 +240,16 @@ def test_annotator_figures_and_bias_by_brute_force(demo: AuditResult,
         h = r["golden_y2"] - r["golden_y1"]
         edges = [(r["golden_x1"] - r["batch_x1"]) / w, (r["batch_x2"] - r["golden_x2"]) / w,
                  (r["golden_y1"] - r["batch_y1"]) / h, (r["batch_y2"] - r["golden_y2"]) / h]
+        assert [r[f"edge_{e}"] for e in ("left", "right", "top", "bottom")] == pytest.approx(
+            edges)
         per[r["annotator"]]["looseness"].append(sum(edges) / 4)
         per[r["annotator"]]["iou"].append(r["iou"])
+        batch_w, batch_h = r["batch_x2"] - r["batch_x1"], r["batch_y2"] - r["batch_y1"]
+        per[r["annotator"]]["shift_x"].append(
+            (r["batch_x1"] + r["batch_x2"] - r["golden_x1"] - r["golden_x2"]) / (2 * w))
+        per[r["annotator"]]["shift_y"].append(
+            (r["batch_y1"] + r["batch_y2"] - r["golden_y1"] - r["golden_y2"]) / (2 * h))
+        per[r["annotator"]]["log_area_ratio"].append(math.log(batch_w * batch_h / (w * h)))
     a = demo.annotators.annotators
     for i, name in enumerate(a["annotator"]):
         n = len(per[name]["iou"])
@@ -256,6 +264,8 @@ def test_annotator_figures_and_bias_by_brute_force(demo: AuditResult,
         assert a["looseness_low"][i] == pytest.approx(mean - half)
         assert a["looseness_high"][i] == pytest.approx(mean + half)
         assert a["iou_mean"][i] == pytest.approx(sum(per[name]["iou"]) / n)
+        for measure in ("shift_x", "shift_y", "log_area_ratio"):
+            assert a[f"{measure}_mean"][i] == pytest.approx(sum(per[name][measure]) / n)
 
 
 def test_bias_verdicts_find_exactly_the_injected_annotators(demo: AuditResult) -> None:

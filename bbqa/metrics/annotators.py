@@ -72,19 +72,23 @@ def bias_values(golden: Dataset, batch: Dataset, g: npt.NDArray[np.int64],
                 b: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
     """Per-pair bias measures (see module docstring) for golden boxes g and batch boxes b."""
     gb, bb = golden.boxes, batch.boxes
-    w = gb.x2[g] - gb.x1[g]
-    h = gb.y2[g] - gb.y1[g]
+    # Each coordinate gathered once: the measures below read each three or four times, and a
+    # gather from a million boxes in pair order misses the cache on most of its reads.
+    gx1, gy1, gx2, gy2 = gb.x1[g], gb.y1[g], gb.x2[g], gb.y2[g]
+    bx1, by1, bx2, by2 = bb.x1[b], bb.y1[b], bb.x2[b], bb.y2[b]
+    w = gx2 - gx1
+    h = gy2 - gy1
     values = {
-        "left": (gb.x1[g] - bb.x1[b]) / w,
-        "right": (bb.x2[b] - gb.x2[g]) / w,
-        "top": (gb.y1[g] - bb.y1[b]) / h,
-        "bottom": (bb.y2[b] - gb.y2[g]) / h,
+        "left": (gx1 - bx1) / w,
+        "right": (bx2 - gx2) / w,
+        "top": (gy1 - by1) / h,
+        "bottom": (by2 - gy2) / h,
     }
     values["looseness"] = (values["left"] + values["right"] + values["top"]
                            + values["bottom"]) / 4
-    values["shift_x"] = ((bb.x1[b] + bb.x2[b]) - (gb.x1[g] + gb.x2[g])) / (2 * w)
-    values["shift_y"] = ((bb.y1[b] + bb.y2[b]) - (gb.y1[g] + gb.y2[g])) / (2 * h)
-    values["log_area_ratio"] = np.log((bb.x2[b] - bb.x1[b]) * (bb.y2[b] - bb.y1[b]) / (w * h))
+    values["shift_x"] = ((bx1 + bx2) - (gx1 + gx2)) / (2 * w)
+    values["shift_y"] = ((by1 + by2) - (gy1 + gy2)) / (2 * h)
+    values["log_area_ratio"] = np.log((bx2 - bx1) * (by2 - by1) / (w * h))
     return values
 
 

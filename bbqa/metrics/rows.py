@@ -165,12 +165,13 @@ def row_context(
     edges = {name: np.full(len(matches), np.nan) for name in EDGES}
     gi, bi = g[pair], b[pair]
     gb, bb = golden.boxes, batch.boxes
-    width = gb.x2[gi] - gb.x1[gi]
-    height = gb.y2[gi] - gb.y1[gi]
-    edges["left"][pair] = (gb.x1[gi] - bb.x1[bi]) / width
-    edges["right"][pair] = (bb.x2[bi] - gb.x2[gi]) / width
-    edges["top"][pair] = (gb.y1[gi] - bb.y1[bi]) / height
-    edges["bottom"][pair] = (bb.y2[bi] - gb.y2[gi]) / height
+    gx1, gy1, gx2, gy2 = gb.x1[gi], gb.y1[gi], gb.x2[gi], gb.y2[gi]  # each gathered once
+    width = gx2 - gx1
+    height = gy2 - gy1
+    edges["left"][pair] = (gx1 - bb.x1[bi]) / width
+    edges["right"][pair] = (bb.x2[bi] - gx2) / width
+    edges["top"][pair] = (gy1 - bb.y1[bi]) / height
+    edges["bottom"][pair] = (bb.y2[bi] - gy2) / height
 
     matched = matches.outcome == Outcome.MATCHED
     loose = matched & (matches.iou < tolerances[np.maximum(golden_class, 0)])
