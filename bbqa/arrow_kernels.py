@@ -149,6 +149,42 @@ def _text_from_numpy(values: npt.NDArray[np.str_], validity: Any, null_count: in
                                   pa.py_buffer(data)], null_count=null_count)
 
 
+def ascii_texts(values: Any) -> npt.NDArray[np.str_] | None:
+    """An Arrow string array as a numpy text array, read from its offsets and bytes without
+    a Python string per value; ``None`` unless every value is present and ASCII (the caller
+    then takes the values one by one).
+
+    File names and ids are nearly always ASCII, and 120,000 of them take 3 ms this way
+    against 13 ms through ``to_pylist`` and ``np.array``. numpy text drops trailing NUL
+    characters, as ``np.array`` of the same strings does.
+
+    >>> ascii_texts(pa.array(["a.jpg", "", "dir/b.png"])).tolist()
+    ['a.jpg', '', 'dir/b.png']
+    >>> ascii_texts(pa.array(["é"])) is None, ascii_texts(pa.array(["a", None])) is None
+    (True, True)
+    """
+    n = len(values)
+    if not pa.types.is_string(values.type) or values.null_count:
+        return None
+    if n == 0:
+        return np.zeros(0, "<U1")
+    offsets = np.frombuffer(values.buffers()[1], np.int32, count=n + 1, offset=4 * values.offset)
+    data_buffer = values.buffers()[2]
+    data = (np.frombuffer(data_buffer, np.uint8)[offsets[0]:offsets[-1]]
+            if data_buffer is not None else np.zeros(0, np.uint8))
+    if data.size and int(data.max()) >= 0x80:
+        return None
+    lengths = np.diff(offsets)
+    width = max(int(lengths.max()), 1)
+    # Row i's bytes fill the first lengths[i] cells of its row, in order: one masked store.
+    table = np.zeros((n, width), np.uint8)
+    table[np.arange(width, dtype=np.int32) < lengths[:, None]] = data
+    # Each ASCII byte is its own code point; zeros after a text are numpy's padding. (A cast
+    # from bytes ("S") to text goes through a decoder per value, 30 times slower.)
+    texts: npt.NDArray[np.str_] = table.astype(np.uint32).view(f"U{width}").reshape(n)
+    return texts
+
+
 def write_parquet(table: Any, path: str | os.PathLike[str], *,
                   use_dictionary: bool | list[str] = True, store_schema: bool = True,
                   statistics: bool | list[str] = True) -> None:

@@ -89,8 +89,12 @@ def normalize_key(key: str) -> str:
     return key if key.isascii() else unicodedata.normalize("NFC", key)
 
 
-def normalize_keys(keys: Sequence[str]) -> Sequence[str]:
+def normalize_keys(keys: Sequence[str] | StrArray) -> Sequence[str] | StrArray:
     """:func:`normalize_key` of every key; one check over all when every key is ASCII."""
+    if isinstance(keys, np.ndarray):
+        if np.ascontiguousarray(keys).view(np.uint32).max(initial=0) < 0x80:
+            return keys
+        keys = keys.tolist()
     if "".join(keys).isascii():
         return keys
     return [normalize_key(k) for k in keys]
@@ -114,14 +118,14 @@ class Images:
 
     @staticmethod
     def build(
-        keys: Sequence[str],
+        keys: Sequence[str] | StrArray,
         widths: Sequence[float] | FloatArray,
         heights: Sequence[float] | FloatArray,
-        source_ids: Sequence[str] | None = None,
-        annotators: Sequence[str] | None = None,
-        scenes: Sequence[str] | None = None,
+        source_ids: Sequence[str] | StrArray | None = None,
+        annotators: Sequence[str] | StrArray | None = None,
+        scenes: Sequence[str] | StrArray | None = None,
     ) -> Images:
-        """Build and check an images table from plain sequences."""
+        """Build and check an images table from plain sequences or numpy text."""
         n = len(keys)
         images = Images(
             key=_as_str(normalize_keys(keys)) if n else np.zeros(0, dtype="<U1"),

@@ -240,6 +240,47 @@ def test_readers_agree_on_generated_documents(doc: dict[str, Any], tmp_path_fact
     assert_same(arrow, strict)
 
 
+file_stems = st.text(st.sampled_from("ab_-.0 é\u0301\u00e9Ωz"), min_size=1, max_size=8)
+
+
+@st.composite
+def image_sections(draw: st.DrawFn) -> dict[str, Any]:
+    """Image entries whose names, ids and scenes take every shape the Arrow reader turns
+    into numpy text (present, ASCII) and the ones it leaves to lists."""
+    n = draw(st.integers(1, 8))
+    ids = draw(st.lists(st.integers(-2**63, 2**63 - 1), min_size=n, max_size=n, unique=True))
+    folder = draw(st.sampled_from(["", "dir/", "C:\\shots\\", "a/b\\"]))
+    scene_kind = draw(st.sampled_from(["all", "some", "none", "integers", "mixed"]))
+    images = []
+    for i in range(n):
+        image: dict[str, Any] = {"id": ids[i], "width": 64, "height": 48,
+                                 "file_name": folder * draw(st.booleans())
+                                 + draw(file_stems) + f"_{i}.jpg"}
+        if scene_kind == "all" or (scene_kind == "some" and draw(st.booleans())):
+            image["scene"] = draw(st.sampled_from(["day", "", "nuit é", "rain"]))
+        elif scene_kind == "integers":
+            image["scene"] = draw(st.integers(-5, 5))
+        elif scene_kind == "mixed":
+            image["scene"] = draw(st.sampled_from([3, None]))
+        images.append(image)
+    boxes = [{"id": j, "image_id": ids[j % n], "category_id": 1, "bbox": [1, 2, 3, 4]}
+             for j in range(draw(st.integers(0, 6)))]
+    return {"images": images, "categories": [{"id": 1, "name": "car"}], "annotations": boxes}
+
+
+@settings(max_examples=150, deadline=None)
+@given(doc=image_sections())
+def test_readers_agree_on_image_names_ids_and_scenes(
+        doc: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Folders cut, names NFC-normalized, ids and scenes as text: the same either way."""
+    path = tmp_path_factory.mktemp("doc") / "gt.json"
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    assert read_with_arrow(path.read_bytes(), "scene", "annotator") is not None
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        arrow, strict = load_both(path, monkeypatch)
+    assert_same(arrow, strict)
+
+
 @pytest.mark.parametrize("ids", [[5, 3, 7, 3, 5], ["5", "3", "7", "3", "5"], [2, 9, 9, 2],
                                  [1, 2**70, 3, 2**70]])
 def test_duplicate_image_ids_name_the_first_repeat(ids: list[Any], tmp_path: Path) -> None:

@@ -130,21 +130,36 @@ def _file_key(file_name: str) -> str:
     return file_name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
 
 
-def _file_keys(file_names: list[str]) -> list[str]:
+def _file_keys(file_names: list[str] | npt.NDArray[np.str_]) -> list[str] | npt.NDArray[np.str_]:
     """Every image's key; one check over all names when none has a folder (the usual case)."""
+    if isinstance(file_names, np.ndarray):
+        code_points = np.ascontiguousarray(file_names).view(np.uint32)
+        if not ((code_points == ord("/")) | (code_points == ord("\\"))).any():
+            return file_names
+        file_names = file_names.tolist()
     joined = "\n".join(file_names)
     if "/" not in joined and "\\" not in joined:
         return file_names
     return [_file_key(name) for name in file_names]
 
 
-def _id_texts(ids: npt.NDArray[np.int64] | list[CocoId]) -> list[str]:
-    """Image ids as text (``map(str)`` beats numpy's integer-to-text cast by half)."""
+def _id_texts(ids: npt.NDArray[np.int64] | list[CocoId]) -> list[str] | npt.NDArray[np.str_]:
+    """Image ids as text: integer ids through Arrow's cast (decimal digits, as ``str``),
+    others with ``map(str)``, which beats numpy's integer-to-text cast by half."""
+    if isinstance(ids, np.ndarray):
+        from bbqa import arrow_kernels as kernels
+
+        texts = kernels.ascii_texts(kernels.as_text(kernels.from_numpy(ids)))
+        if texts is not None:
+            return texts
     return list(map(str, ids.tolist() if isinstance(ids, np.ndarray) else ids))
 
 
-def _optional_texts(values: list[str | int | None]) -> list[str] | None:
+def _optional_texts(values: list[str | int | None] | npt.NDArray[np.str_]
+                    ) -> list[str] | npt.NDArray[np.str_] | None:
     """Optional per-image names as text ("" where absent); ``None`` when no image has one."""
+    if isinstance(values, np.ndarray):
+        return values  # every image has a text name (the Arrow reader's numpy text)
     if values.count(None) == len(values):
         return None
     if set(map(type, values)) == {str}:  # every image has a text name: nothing to convert

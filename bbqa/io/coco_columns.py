@@ -38,14 +38,15 @@ CocoId = int | str
 @dataclass(frozen=True)
 class ImageColumns:
     """The ``images`` section, one entry per image in file order (ids as an int64 array when
-    the Arrow reader found them all integers, else a list)."""
+    the Arrow reader found them all integers, else a list; file names and scenes as numpy
+    text when it found them all present and ASCII, else a list)."""
 
     ids: npt.NDArray[np.int64] | list[CocoId]
-    file_names: list[str]
+    file_names: list[str] | npt.NDArray[np.str_]
     widths: npt.NDArray[np.float64]
     heights: npt.NDArray[np.float64]
     annotators: list[str | int | None]
-    scenes: list[str | int | None]
+    scenes: list[str | int | None] | npt.NDArray[np.str_]
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,8 @@ def _finite(column: Any) -> npt.NDArray[np.float64] | None:
 
 
 def _images(struct: Any, scene_field: str, annotator_field: str) -> ImageColumns | None:
+    from bbqa import arrow_kernels as kernels
+
     fields = _fields(struct)
     n = len(struct)
     if "id" not in fields or not _is_id(fields["id"]):
@@ -228,11 +231,18 @@ def _images(struct: Any, scene_field: str, annotator_field: str) -> ImageColumns
         return None
     width_values, height_values = _finite(widths), _finite(heights)
     annotators = _optional_name(fields, annotator_field, n)
-    scenes = _optional_name(fields, scene_field, n)
+    scenes_column = fields.get(scene_field)
+    scenes: list[str | int | None] | npt.NDArray[np.str_] | None = (
+        kernels.ascii_texts(scenes_column) if scenes_column is not None else None)
+    if scenes is None:
+        scenes = _optional_name(fields, scene_field, n)
     if width_values is None or height_values is None or annotators is None or scenes is None:
         return None
-    return ImageColumns(ids=_ids(fields["id"]), file_names=names.to_pylist(), widths=width_values,
-                        heights=height_values, annotators=annotators, scenes=scenes)
+    file_names = kernels.ascii_texts(names)
+    return ImageColumns(ids=_ids(fields["id"]),
+                        file_names=file_names if file_names is not None else names.to_pylist(),
+                        widths=width_values, heights=height_values, annotators=annotators,
+                        scenes=scenes)
 
 
 def _categories(struct: Any) -> list[tuple[CocoId, str]] | None:
