@@ -86,6 +86,28 @@ def test_from_numpy_is_pa_array(data: st.DataObject) -> None:
     assert got.type == expected.type and got.to_pylist() == expected.to_pylist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(st.characters(max_codepoint=0x7f)),
+                                st.text()), max_size=30),
+       start=st.integers(0, 5), stop=st.integers(0, 5))
+def test_ascii_texts_is_np_array_of_the_values(texts: list[str | None], start: int,
+                                               stop: int) -> None:
+    """numpy text equal to np.array of the values (a slice too: Arrow offsets), and None
+    exactly when some value is null or not ASCII."""
+    import numpy as np
+
+    values = pa.array(texts, pa.string()).slice(start, max(len(texts) - start - stop, 0))
+    plain = values.to_pylist()
+    got = kernels.ascii_texts(values)
+    if any(t is None or not t.isascii() for t in plain):
+        assert got is None
+        return
+    assert got is not None
+    expected = np.array(plain, dtype=np.str_) if plain else np.zeros(0, "<U1")
+    assert got.dtype.kind == "U" and got.shape == expected.shape
+    assert got.tolist() == expected.tolist()
+
+
 def test_parquet_files_are_write_tables_byte_for_byte(tmp_path: Path) -> None:
     """Every table an audit writes, with and without dictionary columns, written by
     write_parquet and by pyarrow.parquet.write_table: the same file."""
