@@ -130,3 +130,26 @@ def test_list_columns_get_the_type_pyarrow_infers(values: list[object]) -> None:
         return
     got = tables._from_columns({"c": values}).column("c").combine_chunks()
     assert got.type == expected.type and got.to_pylist() == expected.to_pylist()
+
+
+def test_temporary_files_are_new_private_and_pass_over_taken_names(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names already taken, by a file or by a symbolic link, are skipped and left as they
+    were; the new file is empty and private, like tempfile.mkstemp's."""
+    import itertools
+    import os
+    import stat
+
+    from bbqa.report import files
+
+    monkeypatch.setattr(files, "_TEMPORARY_NUMBERS", itertools.count())
+    pid = os.getpid()
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep")
+    (tmp_path / f".boxes.parquet.{pid}.0.tmp").symlink_to(target)
+    (tmp_path / f".boxes.parquet.{pid}.1.tmp").write_text("mine")
+    made = files.new_temporary_file(tmp_path, "boxes.parquet")
+    assert made == tmp_path / f".boxes.parquet.{pid}.2.tmp"
+    assert made.read_bytes() == b"" and stat.S_IMODE(made.stat().st_mode) == 0o600
+    assert target.read_text() == "keep"
+    assert (tmp_path / f".boxes.parquet.{pid}.1.tmp").read_text() == "mine"

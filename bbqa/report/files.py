@@ -13,9 +13,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -34,6 +34,31 @@ MOSTLY_DISTINCT = frozenset({"golden_id", "batch_id", "golden_box", "batch_box",
 
 class OutputError(BbqaError):
     """An output file could not be written (I/O)."""
+
+
+# Numbers for temporary names, unique within the process (the process id tells runs apart).
+_TEMPORARY_NUMBERS = itertools.count()
+
+
+def new_temporary_file(folder: Path, name: str) -> Path:
+    """Create an empty file ``.NAME.PID.N.tmp`` in ``folder`` that did not exist before, only
+    its owner may read (what ``tempfile.mkstemp`` makes, without importing ``tempfile``: it
+    brings ``random``, 6 ms of a short audit). A name taken already is passed over, never
+    opened: the exclusive create also refuses a symbolic link.
+
+    >>> import pathlib, tempfile
+    >>> new_temporary_file(pathlib.Path(tempfile.mkdtemp()), "boxes.parquet").name
+    '.boxes.parquet....tmp'
+    """
+    for _ in range(10_000):
+        path = folder / f".{name}.{os.getpid()}.{next(_TEMPORARY_NUMBERS)}.tmp"
+        try:
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        os.close(handle)
+        return path
+    raise FileExistsError(f"no free temporary name for {name} in {folder}")
 
 
 class StagedOutputs:
@@ -72,12 +97,9 @@ class StagedOutputs:
                                   f"{exc.strerror or exc}") from exc
             self._pool = Workers(min(2, os.cpu_count() or 1))
         try:
-            handle, temp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp",
-                                                 dir=self.folder)
+            temp = new_temporary_file(self.folder, name)
         except OSError as exc:
             raise OutputError(f"cannot write to {self.folder}: {exc.strerror or exc}") from exc
-        os.close(handle)
-        temp = Path(temp_name)
         self._staged.append((temp, self.folder / name, self._pool.submit(partial(writer, temp))))
 
     def commit(self) -> list[Path]:
