@@ -180,19 +180,14 @@ def _candidate_pairs(golden_group: IndexArray, batch_group: IndexArray, *,
         start_batch = stop_batch
 
 
-def _coords(dataset: Dataset, index: IndexArray) -> tuple[FloatArray, FloatArray, FloatArray,
-                                                          FloatArray]:
-    b = dataset.boxes
-    return b.x1[index], b.y1[index], b.x2[index], b.y2[index]
-
-
 def _thresholded_edges(
     golden: Dataset, batch: Dataset, gside: _Side, bside: _Side, threshold: FloatArray
 ) -> tuple[IndexArray, IndexArray, FloatArray]:
     """Candidate pairs with IoU >= the golden box's threshold, as positions into the sides."""
     kept_g, kept_b, kept_iou = [], [], []
     for gpos, bpos in _candidate_pairs(gside.group, bside.group):
-        iou = pair_iou(*_coords(golden, gside.box[gpos]), *_coords(batch, bside.box[bpos]))
+        iou = pair_iou(*golden.boxes.coordinates(gside.box[gpos]),
+                       *batch.boxes.coordinates(bside.box[bpos]))
         keep = iou >= threshold[gpos]
         kept_g.append(gpos[keep])
         kept_b.append(bpos[keep])
@@ -390,8 +385,8 @@ def _inside_regions(
     l_order = np.argsort(left_labeling, kind="stable")
     r_group, l_group = region_labeling[r_order], left_labeling[l_order]
     for rpos, lpos in _candidate_pairs(r_group, l_group):
-        ioa = pair_ioa(*_coords(batch, left_b[l_order][lpos]),
-                       *_coords(golden, region_box[r_order][rpos]))
+        ioa = pair_ioa(*batch.boxes.coordinates(left_b[l_order][lpos]),
+                       *golden.boxes.coordinates(region_box[r_order][rpos]))
         hit = lpos[ioa >= threshold[l_order][lpos]]
         inside[l_order[hit]] = True
     return inside

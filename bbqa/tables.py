@@ -259,7 +259,7 @@ def _native_boxes(result: Matched | AuditResult, side: str, index: npt.NDArray[n
     fmt = _batch_format(result)
     b = dataset.boxes
     i = np.maximum(index, 0)
-    x1, y1, x2, y2 = b.x1[i], b.y1[i], b.x2[i], b.y2[i]
+    x1, y1, x2, y2 = b.coordinates(i)
     if fmt == "voc":
         numbers, digits = (x1 + 1, y1 + 1, x2, y2), 2
     elif fmt == "yolo":

@@ -84,7 +84,7 @@ def group_pictures(dataset: Dataset, file_names: list[str] | None = None) -> lis
             boxes = np.array(by_annotator[name], dtype=np.int64)
             boxes = boxes[np.argsort(b.source_id[boxes], kind="stable")] if len(boxes) else boxes
             labelings.append(Labeling(
-                boxes=np.column_stack([b.x1[boxes], b.y1[boxes], b.x2[boxes], b.y2[boxes]])
+                boxes=np.column_stack(b.coordinates(boxes))
                 if len(boxes) else np.zeros((0, 4)),
                 category=b.category[boxes].astype(np.int64),
                 source_id=b.source_id[boxes].tolist()))

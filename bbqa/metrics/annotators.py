@@ -25,7 +25,7 @@ from bbqa.arrays import distinct, group_order
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.match import Matches, Outcome, outcome_counts
 from bbqa.metrics.classes import iou_distribution
-from bbqa.metrics.rows import RowContext
+from bbqa.metrics.rows import RowContext, edge_offsets
 from bbqa.metrics.stats import (
     holm_adjust,
     mean_interval,
@@ -71,19 +71,14 @@ def shift_verdict_for(x: tuple[float, float, float], y: tuple[float, float, floa
 def bias_values(golden: Dataset, batch: Dataset, g: npt.NDArray[np.int64],
                 b: npt.NDArray[np.int64]) -> dict[str, FloatArray]:
     """Per-pair bias measures (see module docstring) for golden boxes g and batch boxes b."""
-    gb, bb = golden.boxes, batch.boxes
     # Each coordinate gathered once: the measures below read each three or four times, and a
     # gather from a million boxes in pair order misses the cache on most of its reads.
-    gx1, gy1, gx2, gy2 = gb.x1[g], gb.y1[g], gb.x2[g], gb.y2[g]
-    bx1, by1, bx2, by2 = bb.x1[b], bb.y1[b], bb.x2[b], bb.y2[b]
+    golden_box, batch_box = golden.boxes.coordinates(g), batch.boxes.coordinates(b)
+    gx1, gy1, gx2, gy2 = golden_box
+    bx1, by1, bx2, by2 = batch_box
     w = gx2 - gx1
     h = gy2 - gy1
-    values = {
-        "left": (gx1 - bx1) / w,
-        "right": (bx2 - gx2) / w,
-        "top": (gy1 - by1) / h,
-        "bottom": (by2 - gy2) / h,
-    }
+    values = edge_offsets(golden_box, batch_box)
     values["looseness"] = (values["left"] + values["right"] + values["top"]
                            + values["bottom"]) / 4
     values["shift_x"] = ((bx1 + bx2) - (gx1 + gx2)) / (2 * w)

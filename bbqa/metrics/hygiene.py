@@ -55,7 +55,7 @@ def duplicate_pairs(dataset: Dataset, min_iou: float) -> tuple[npt.NDArray[np.in
     for later, earlier in _candidate_pairs(groups, groups, later_only=True,
                                            chunk=HYGIENE_PAIR_CHUNK):
         i, j = boxes[earlier], boxes[later]
-        iou = pair_iou(b.x1[i], b.y1[i], b.x2[i], b.y2[i], b.x1[j], b.y1[j], b.x2[j], b.y2[j])
+        iou = pair_iou(*b.coordinates(i), *b.coordinates(j))
         hit = iou >= min_iou
         firsts.append(i[hit])
         seconds.append(j[hit])

@@ -109,9 +109,30 @@ def labeling_annotators(batch: Dataset) -> tuple[list[str], IndexArray]:
     return names, per_image
 
 
+Coordinates = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def edge_offsets(golden: Coordinates, batch: Coordinates) -> dict[str, FloatArray]:
+    """How far each edge of the batch boxes lies outside the golden boxes' (inside:
+    negative), as a share of the golden box's width (left, right) or height (top, bottom);
+    both sides as ``x1, y1, x2, y2`` of the same pairs.
+
+    >>> box = tuple(np.array([v]) for v in (0.0, 0.0, 10.0, 20.0))
+    >>> wider = tuple(np.array([v]) for v in (-1.0, 0.0, 10.0, 22.0))
+    >>> {k: v.tolist() for k, v in edge_offsets(box, wider).items()}
+    {'left': [0.1], 'right': [0.0], 'top': [0.0], 'bottom': [0.1]}
+    """
+    gx1, gy1, gx2, gy2 = golden
+    bx1, by1, bx2, by2 = batch
+    width = gx2 - gx1
+    height = gy2 - gy1
+    return {"left": (gx1 - bx1) / width, "right": (bx2 - gx2) / width,
+            "top": (gy1 - by1) / height, "bottom": (by2 - gy2) / height}
+
+
 def _box_size_bucket(dataset: Dataset, index: IndexArray) -> IndexArray:
-    b = dataset.boxes
-    area = (b.x2[index] - b.x1[index]) * (b.y2[index] - b.y1[index])
+    x1, y1, x2, y2 = dataset.boxes.coordinates(index)
+    area = (x2 - x1) * (y2 - y1)
     return np.where(area < SMALL_AREA, 0, np.where(area < MEDIUM_AREA, 1, 2)).astype(np.int64)
 
 
@@ -165,13 +186,8 @@ def row_context(
     edges = {name: np.full(len(matches), np.nan) for name in EDGES}
     gi, bi = g[pair], b[pair]
     gb, bb = golden.boxes, batch.boxes
-    gx1, gy1, gx2, gy2 = gb.x1[gi], gb.y1[gi], gb.x2[gi], gb.y2[gi]  # each gathered once
-    width = gx2 - gx1
-    height = gy2 - gy1
-    edges["left"][pair] = (gx1 - bb.x1[bi]) / width
-    edges["right"][pair] = (bb.x2[bi] - gx2) / width
-    edges["top"][pair] = (gy1 - bb.y1[bi]) / height
-    edges["bottom"][pair] = (bb.y2[bi] - gy2) / height
+    for name, values in edge_offsets(gb.coordinates(gi), bb.coordinates(bi)).items():
+        edges[name][pair] = values
 
     matched = matches.outcome == Outcome.MATCHED
     loose = matched & (matches.iou < tolerances[np.maximum(golden_class, 0)])
