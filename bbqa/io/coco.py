@@ -213,7 +213,7 @@ def _lookup_ids(values: npt.NDArray[np.int64] | list[CocoId],
 def _integer_table(rows: dict[CocoId, int]
                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
     """``rows`` as (sorted int64 ids, their rows), or None when an id is not such an integer."""
-    keys = _int64_ids(list(rows))
+    keys = coco_columns.int64_ids(list(rows))
     if keys is None:
         return None
     order = np.argsort(keys)
@@ -254,7 +254,7 @@ def _image_rows(images: ImageColumns, path: Path
     """
     widths, heights = images.widths, images.heights
     bad = ~((widths > 0) & (widths < math.inf) & (heights > 0) & (heights < math.inf))
-    numbers = _int64_ids(images.ids)
+    numbers = coco_columns.int64_ids(images.ids)
     if numbers is None:
         image_row: dict[CocoId, int] = {}
         for row, image_id in enumerate(images.ids):
@@ -280,18 +280,6 @@ def _image_rows(images: ImageColumns, path: Path
                          f"{heights[row]}", path=path,
                          pointer=f"image id {_plain(images.ids[row])!r}")
     return image_row if numbers is None else (ordered, order)
-
-
-def _int64_ids(ids: npt.NDArray[np.int64] | list[CocoId]) -> npt.NDArray[np.int64] | None:
-    """The ids as an int64 array when every one is a plain integer that fits, else None."""
-    if isinstance(ids, np.ndarray):
-        return ids
-    if not all(type(v) is int for v in ids):
-        return None
-    try:
-        return np.array(ids, dtype=np.int64).reshape(-1)
-    except OverflowError:
-        return None
 
 
 def _category_rows(categories: list[tuple[CocoId, str]], path: Path

@@ -75,6 +75,23 @@ class AnnotationColumns:
         return value.item() if isinstance(value, np.generic) else value
 
 
+def int64_ids(ids: npt.NDArray[np.int64] | list[CocoId]) -> npt.NDArray[np.int64] | None:
+    """The ids as an int64 array when every one is a plain integer (not a bool) within 64
+    bits, else ``None``; an array (the Arrow reader's integer ids) as it is.
+
+    >>> int64_ids([3, 1]).tolist(), int64_ids([3, "1"]), int64_ids([2**63])
+    ([3, 1], None, None)
+    """
+    if isinstance(ids, np.ndarray):
+        return ids
+    if not all(type(v) is int for v in ids):
+        return None
+    try:
+        return np.fromiter(ids, np.int64, len(ids))
+    except OverflowError:
+        return None
+
+
 def attribute_text(value: Scalar) -> str | None:
     """An attribute value as text: JSON booleans as ``true``/``false``, ``2.0`` as ``2``."""
     if value is None:

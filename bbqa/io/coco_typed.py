@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from bbqa.io.coco_columns import (
     ImageColumns,
     attribute_from_distinct,
     attribute_text,
+    int64_ids,
 )
 
 
@@ -310,11 +310,10 @@ def _boxes_and_issues(annotations: list[_Annotation], path: Path, problems: list
 
 def _as_int64(values: list[CocoId]) -> npt.NDArray[np.int64] | list[CocoId]:
     """Ids as an int64 array, as the Arrow reader gives them, when every one is an integer
-    within 64 bits; else the list as it is (text ids, a mix, or an id beyond 64 bits)."""
-    if values and set(map(type, values)) == {int}:
-        with contextlib.suppress(OverflowError):
-            return np.fromiter(values, np.int64, len(values))
-    return values
+    within 64 bits; else the list as it is (text ids, a mix, or an id beyond 64 bits, and no
+    ids at all)."""
+    numbers = int64_ids(values) if values else None
+    return numbers if numbers is not None else values
 
 
 def columns(doc: _CocoFile, path: Path, problems: list[Problem]
