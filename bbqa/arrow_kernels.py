@@ -58,18 +58,19 @@ def rounded_text(values: Any, digits: int) -> Any:
 def join(*parts: Any, separator: str = "") -> Any:
     """Texts joined element-wise with ``separator``; null where any part is null. A part may
     be a Python string, repeated on every row."""
-    texts = [_scalar(p, pa.string()) if isinstance(p, str) else p for p in (*parts, separator)]
+    texts = [scalar(p, pa.string()) if isinstance(p, str) else p for p in (*parts, separator)]
     return call("binary_join_element_wise", *texts, options=JoinOptions())
 
 
-def _scalar(value: Any, type: Any) -> Any:
-    # Made through an array: pa.scalar probes for dateutil and pandas on every call.
+def scalar(value: Any, type: Any) -> Any:
+    """``pa.scalar(value, type)``, made through an array: ``pa.scalar`` probes for dateutil and
+    pandas on every call."""
     return pa.array([value], type)[0]
 
 
 def text_or_null(condition: Any, text: Any) -> Any:
     """``text`` where ``condition`` holds, null elsewhere."""
-    return call("if_else", condition, text, _scalar(None, pa.string()))
+    return call("if_else", condition, text, scalar(None, pa.string()))
 
 
 def list_values(lists: Any) -> Any:
@@ -89,7 +90,7 @@ def drop_null(values: Any) -> Any:
 
 def fill_null(values: Any, fill: Any) -> Any:
     """``values`` with nulls replaced by the scalar ``fill`` (of the same type)."""
-    return call("coalesce", values, _scalar(fill, values.type))
+    return call("coalesce", values, scalar(fill, values.type))
 
 
 def from_numpy(values: npt.NDArray[Any], *, mask: npt.NDArray[np.bool_] | None = None,

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from bbqa import progress
 from bbqa.align import Alignment
+from bbqa.arrays import key_starts
 from bbqa.assign import best_assignment, components
 from bbqa.dataset import Dataset, FloatArray
 from bbqa.geometry import pair_ioa, pair_iou
@@ -137,8 +138,7 @@ def _group_ranges(golden_group: IndexArray, batch_group: IndexArray) -> tuple[In
         low = np.searchsorted(golden_group, batch_group, side="left").astype(np.int64)
         high = np.searchsorted(golden_group, batch_group, side="right").astype(np.int64)
         return low, high
-    starts = np.zeros(span + 1, np.int64)
-    np.cumsum(np.bincount(golden_group, minlength=span), out=starts[1:])
+    starts = key_starts(golden_group, span).astype(np.int64, copy=False)
     return starts[batch_group], starts[batch_group + 1]
 
 

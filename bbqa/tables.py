@@ -367,7 +367,7 @@ def corrections_table(result: Matched | AuditResult) -> pa.Table:
         "golden_class": golden_class,
         "batch_class": batch_class,
         "iou": kernels.from_numpy(m.iou[r], mask=np.isnan(m.iou[r])),
-        "box_format": pa.repeat(pa.array([BOX_FORMATS[fmt]], pa.string())[0], len(r)),
+        "box_format": pa.repeat(kernels.scalar(BOX_FORMATS[fmt], pa.string()), len(r)),
         "golden_box": golden_box,
         "batch_box": batch_box,
         "action": action,
