@@ -295,7 +295,7 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
 
     from bbqa import io
     from bbqa.align import read_class_map, rename_categories
-    from bbqa.auditing import PARALLEL_LOAD_BYTES, audit, input_bytes, load_pair
+    from bbqa.auditing import audit, input_bytes, load_pair
     from bbqa.background import Task
     from bbqa.inputs import describe_inputs
     from bbqa.progress import Stages
@@ -312,10 +312,6 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
     inputs = [request.golden_path, *request.batch_paths]
     size = input_bytes(inputs)
-    if size > PARALLEL_LOAD_BYTES:
-        from bbqa.memory import tune_allocator
-
-        tune_allocator()
     with Stages(enabled=not request.quiet, profile=request.profile) as stage:
         stage("loading")
         golden, batch = load_pair(

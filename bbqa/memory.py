@@ -1,4 +1,4 @@
-"""Allocator settings for one big, short-lived audit process.
+"""Allocator settings for the short-lived process of a command-line run.
 
 glibc's malloc gives freed memory back to the system as soon as the top of the heap is free,
 and maps every large array afresh. An audit of a million boxes allocates and frees hundreds of
@@ -20,8 +20,11 @@ memory to find 2 MB free; on this project's machine that made the system time of
 audit swing between 1 and 2 s, and turning them off made the run 0.4 s faster and steady
 (more, smaller page faults, each cheap).
 
-Only the command line calls this, and only for big inputs: a library must not change its host
-process's allocator.
+Small runs gain too: a 5,000-image audit, whose arrays are a few MB, touched whole 2 MB pages
+and peaked about 30 MB higher with them (158 against 128 MiB).
+
+Only the console script calls this, first thing, whatever the command and input size: a library
+must not change its host process's allocator.
 
 Example:
     >>> tune_allocator() in (True, False)
