@@ -44,6 +44,7 @@ from bbqa.io.coco_columns import (
     read_with_arrow,
 )
 from bbqa.io.collector import paused
+from bbqa.io.names import Names, as_list, first_appearance, none_named
 
 # Below this size the typed decode is about as fast and spares the Arrow import (60 ms).
 ARROW_MIN_BYTES = 4 << 20
@@ -302,6 +303,46 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _annotators(images: ImageColumns, annotations: AnnotationColumns,
+                final_rows: npt.NDArray[np.intp]
+                ) -> tuple[list[str], npt.NDArray[np.int32], npt.NDArray[np.int32] | None]:
+    """The annotator names in order of first appearance (images, then the kept annotations'
+    own names), each image's annotator (-1: none, and one more -1 at the end for rows without
+    an image) and each kept annotation's own annotator (``None`` when no annotation names one).
+    """
+    own_names = annotations.annotators
+    n_images = len(images.annotators)
+    if own_names is None and none_named(images.annotators):
+        return [], np.full(n_images + 1, -1, np.int32), None  # the usual case: none named
+    parts = [images.annotators]
+    if own_names is not None:
+        parts.append(_kept_names(own_names, final_rows))
+    names, codes = first_appearance(parts)
+    image_annotator = np.append(codes[0], np.int32(-1))
+    return names, image_annotator, (codes[1] if own_names is not None else None)
+
+
+def _kept_names(names: Names, rows: npt.NDArray[np.intp]) -> Names:
+    """``names`` at ``rows``: gathered by Arrow for its column, in Python for a list."""
+    if isinstance(names, list):
+        return [names[i] for i in rows.tolist()]
+    from bbqa import arrow_kernels as kernels
+
+    return kernels.take(names, kernels.from_numpy(rows.astype(np.int64)))
+
+
+def _image_names(values: Names) -> list[str | int | None] | npt.NDArray[np.str_]:
+    """Per-image names for :func:`_optional_texts`: numpy text straight from an Arrow column
+    whose names are all present and ASCII, else a list."""
+    if not isinstance(values, list):
+        from bbqa import arrow_kernels as kernels
+
+        texts = kernels.ascii_texts(values)
+        if texts is not None:
+            return texts
+    return as_list(values)
+
+
 def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
            annotations: AnnotationColumns, path: Path, problems: list[Problem]) -> Dataset:
     image_row = _image_rows(images, path)
@@ -345,27 +386,9 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
     at_sel = _subset(sel, len(keep_geo))
     at_final = _subset(final_rows, len(keep))
 
-    annotator_names: list[str] = []
-    annotator_row: dict[str, int] = {}
-
-    def annotator_of(value: str | int | None) -> int:
-        if value is None:
-            return -1
-        name = str(value)
-        if name not in annotator_row:
-            annotator_row[name] = len(annotator_names)
-            annotator_names.append(name)
-        return annotator_row[name]
-
-    if images.annotators.count(None) == len(images.annotators):  # the usual case: none named
-        image_annotator = np.full(len(images.annotators) + 1, -1, np.int32)
-    else:
-        image_annotator = np.array([annotator_of(v) for v in images.annotators] + [-1],
-                                   np.int32)
+    annotator_names, image_annotator, own = _annotators(images, a, final_rows)
     box_annotator = image_annotator[at_sel(img)] if len(sel) else np.zeros(0, np.int32)
-    if a.annotators is not None:
-        own_names = a.annotators
-        own = np.array([annotator_of(own_names[i]) for i in final_rows.tolist()], np.int32)
+    if own is not None:
         box_annotator = np.where(own >= 0, own, box_annotator)
     source_id = (at_final(a.ids) if isinstance(a.ids, np.ndarray)
                  else np.array([str(a.ids[i]) for i in final_rows.tolist()], dtype=np.str_))
@@ -386,7 +409,7 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
             widths=widths,
             heights=heights,
             source_ids=_id_texts(images.ids),
-            annotators=_optional_texts(images.annotators),
+            annotators=_optional_texts(_image_names(images.annotators)),
             scenes=_optional_texts(images.scenes),
         ),
         categories=category_names,

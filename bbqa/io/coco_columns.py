@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.dataset import Attribute
+from bbqa.io.names import Names, as_list
 
 Scalar = str | int | float | bool | None
 CocoId = int | str
@@ -39,13 +40,14 @@ CocoId = int | str
 class ImageColumns:
     """The ``images`` section, one entry per image in file order (ids as an int64 array when
     the Arrow reader found them all integers, else a list; file names and scenes as numpy
-    text when it found them all present and ASCII, else a list)."""
+    text when it found them all present and ASCII, else a list; annotators as the Arrow
+    reader's column or the typed decode's list, see :mod:`bbqa.io.names`)."""
 
     ids: npt.NDArray[np.int64] | list[CocoId]
     file_names: list[str] | npt.NDArray[np.str_]
     widths: npt.NDArray[np.float64]
     heights: npt.NDArray[np.float64]
-    annotators: list[str | int | None]
+    annotators: Names
     scenes: list[str | int | None] | npt.NDArray[np.str_]
 
 
@@ -55,8 +57,8 @@ class AnnotationColumns:
 
     Ids are an int64 array when the file's ids are numbers, else a list. ``xywh`` rows are NaN
     where the annotation has no usable box; ``box_issue`` then says why (``None``: already
-    reported). ``annotators`` is ``None`` when no annotation names one. ``attributes`` are
-    encoded over every row.
+    reported). ``annotators`` (an Arrow column or a list, see :mod:`bbqa.io.names`) is ``None``
+    when no annotation names one. ``attributes`` are encoded over every row.
     """
 
     ids: npt.NDArray[np.int64] | list[CocoId]
@@ -66,7 +68,7 @@ class AnnotationColumns:
     box_issue: dict[int, str | None]
     crowd: npt.NDArray[np.bool_]
     score: npt.NDArray[np.float64]
-    annotators: list[str | int | None] | None
+    annotators: Names | None
     attributes: dict[str, Attribute]
 
     def id_at(self, row: int) -> CocoId:
@@ -218,8 +220,9 @@ def _ids(column: Any) -> npt.NDArray[np.int64] | list[CocoId]:
     return values
 
 
-def _optional_name(fields: dict[str, Any], key: str, n: int) -> list[str | int | None] | None:
-    """A string-or-integer field that may be absent: its values, or ``None`` if unreadable."""
+def _optional_name(fields: dict[str, Any], key: str, n: int) -> Names | None:
+    """A string-or-integer field that may be absent: its Arrow column (``[None] * n`` when
+    absent), or ``None`` if unreadable."""
     import pyarrow as pa
 
     column = fields.get(key)
@@ -227,8 +230,7 @@ def _optional_name(fields: dict[str, Any], key: str, n: int) -> list[str | int |
         return [None] * n
     if not (pa.types.is_string(column.type) or pa.types.is_int64(column.type)):
         return None
-    values: list[str | int | None] = column.to_pylist()
-    return values
+    return column
 
 
 def _finite(column: Any) -> npt.NDArray[np.float64] | None:
@@ -252,7 +254,8 @@ def _images(struct: Any, scene_field: str, annotator_field: str) -> ImageColumns
     scenes: list[str | int | None] | npt.NDArray[np.str_] | None = (
         kernels.ascii_texts(scenes_column) if scenes_column is not None else None)
     if scenes is None:
-        scenes = _optional_name(fields, scene_field, n)
+        scene_names = _optional_name(fields, scene_field, n)
+        scenes = as_list(scene_names) if scene_names is not None else None
     if width_values is None or height_values is None or annotators is None or scenes is None:
         return None
     file_names = kernels.ascii_texts(names)
