@@ -242,7 +242,9 @@ def loader_comparison(images: int, runs: int) -> None:
     """Time the VOC and YOLO loaders against plain stdlib loops (and globox) on the same files.
 
     Each is a fresh process; the time reported is the process's wall time minus an empty
-    interpreter's, with the imports each needs included.
+    interpreter's, with the imports each needs included. The loaders take turns run by run, so
+    that a slow spell of the machine hits them alike (run one after another, five of one loader
+    could fall in a slow minute and five of the next in a fast one).
     """
     sys.path.insert(0, str(ROOT))
     from tests import synth
@@ -255,16 +257,21 @@ def loader_comparison(images: int, runs: int) -> None:
     empty = statistics.median(timed_run([sys.executable, "-c", "pass"])[0] for _ in range(3))
     print(f"loaders on {images} files each (fresh process, median of {runs}, interpreter "
           f"start-up of {empty:.3f} s subtracted):")
+    import importlib.util
+
+    walls: dict[str, list[float]] = {}
     for name, code in LOADER_SCRIPTS.items():
         module = code.split()[1].rstrip(",;")
-        import importlib.util
-
         if module in ("globox",) and importlib.util.find_spec(module) is None:
             print(f"  {name:<26} skipped: {module} is not installed (make bench installs it)")
             continue
-        walls = [timed_run([sys.executable, "-c", code, str(folder / "voc"),
-                            str(folder / "yolo")])[0] for _ in range(runs)]
-        print(f"  {name:<26} {statistics.median(walls) - empty:7.3f} s")
+        walls[name] = []
+    for _ in range(runs):
+        for name in walls:
+            walls[name].append(timed_run([sys.executable, "-c", LOADER_SCRIPTS[name],
+                                          str(folder / "voc"), str(folder / "yolo")])[0])
+    for name, times in walls.items():
+        print(f"  {name:<26} {statistics.median(times) - empty:7.3f} s")
 
 
 def reader_choice(images: int, runs: int) -> None:
@@ -371,7 +378,8 @@ def main() -> None:
     for name, seconds in stages(data).items():
         print(f"  {name:<22} {seconds * 1000:8.1f} ms")
     if os.environ.get("BENCH_LOADERS", "1") != "0":
-        loader_comparison(images, min(RUNS, 5))
+        # Nine turns each at 5,000 files (half a minute); a bigger set takes RUNS turns.
+        loader_comparison(images, min(RUNS, 9 if images <= 20000 else 5))
         reader_choice(images, min(RUNS, 5))
     if os.environ.get("BENCH_SUITE"):
         foundation, full = suite_overhead(data)
