@@ -5,13 +5,6 @@ objects, and the cyclic garbage collector keeps scanning them as they pile up (7
 audit) although none of them is garbage. The collector is held while they load, and what they
 created is then frozen out of its reach; it runs as usual for the rest of the run.
 
-The allocator is set for a short-lived process before anything is imported (see
-:mod:`bbqa.memory`): freed memory kept for reuse, one arena for all threads, no transparent
-huge pages. A 5,000-image audit then peaks about 30 MB lower (128 against 158 MiB, medians
-of 41 alternating runs) with less system time, and the big audits that had these settings
-before keep them. Only the console script sets them; ``import bbqa`` leaves its host's
-allocator alone.
-
 numpy's OpenBLAS starts a thread for every other core as it loads, and on two cores that
 thread spun for about 0.1 s of CPU time in a 5,000-image audit (more threads on a bigger
 machine). bbqa does no linear algebra, so the command line asks for one thread unless the user
@@ -37,9 +30,6 @@ def limit_blas_threads() -> None:
 def main() -> None:
     """Entry point of the ``bbqa`` console script and of ``python -m bbqa``."""
     limit_blas_threads()
-    from bbqa.memory import tune_allocator
-
-    tune_allocator()  # before numpy and Arrow allocate, and before any thread starts
     was_enabled = gc.isenabled()
     gc.disable()
     try:

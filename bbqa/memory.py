@@ -1,4 +1,4 @@
-"""Allocator settings for the short-lived process of a command-line run.
+"""Allocator settings for the short-lived process of a command-line audit.
 
 glibc's malloc gives freed memory back to the system as soon as the top of the heap is free,
 and maps every large array afresh. An audit of a million boxes allocates and frees hundreds of
@@ -23,8 +23,8 @@ audit swing between 1 and 2 s, and turning them off made the run 0.4 s faster an
 Small runs gain too: a 5,000-image audit, whose arrays are a few MB, touched whole 2 MB pages
 and peaked about 30 MB higher with them (158 against 128 MiB).
 
-Only the console script calls this, first thing, whatever the command and input size: a library
-must not change its host process's allocator.
+Only the ``audit`` command calls this, for every input size, once its modules are imported and
+before its loaders start: a library must not change its host process's allocator.
 
 Example:
     >>> tune_allocator() in (True, False)

@@ -1,4 +1,4 @@
-"""The allocator is tuned by the console script only, for every run, never by the library."""
+"""The allocator is tuned by the audit command, whatever the input size, never by the library."""
 
 from __future__ import annotations
 
@@ -51,42 +51,36 @@ def test_tuning_turns_off_transparent_huge_pages() -> None:
     assert (before, after) == ("1", "0")
 
 
-def test_console_script_tunes_before_numpy_loads() -> None:
-    """The console script's entry point tunes first thing, whatever the command: in a fresh
-    process, the real tuning runs before numpy is imported and leaves huge pages off."""
-    code = ("import sys\n"
-            "from bbqa import console, memory\n"
-            "real = memory.tune_allocator\n"
-            "def tune():\n"
-            "    done = real()\n"
-            "    flag = next((line.split()[1] for line in open('/proc/self/status')\n"
-            "                 if line.startswith('THP_enabled:')), 'absent')\n"
-            "    print('tuned', done, 'numpy' in sys.modules, flag)\n"
-            "    return done\n"
-            "memory.tune_allocator = tune\n"
-            "sys.argv = ['bbqa', '--version']\n"
-            "console.main()\n")
-    done = _run_fresh(code)
-    tuned_line = done.stdout.splitlines()[0].split()
-    assert tuned_line[:3] == ["tuned", "True", "False"], done.stdout
-    if sys.platform.startswith("linux") and tuned_line[3] != "absent":
-        assert tuned_line[3] == "0"
-
-
-def test_the_app_and_the_library_leave_the_allocator_alone(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """An audit through the Typer app (as a host program or the tests run it) never tunes:
-    only the console script's process is bbqa's own."""
+@pytest.mark.parametrize("threshold", [0, 1 << 40])
+def test_audit_command_tunes_whatever_the_input_size(threshold: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's small files and a big-input run alike: the audit command tunes once."""
     calls: list[bool] = []
 
     def record() -> bool:
         calls.append(True)
         return True
 
-    monkeypatch.setattr(auditing, "PARALLEL_LOAD_BYTES", 0)  # even the big-input path
+    monkeypatch.setattr(auditing, "PARALLEL_LOAD_BYTES", threshold)
     monkeypatch.setattr(memory, "tune_allocator", record)
     result = CliRunner().invoke(app, ARGS)
     assert result.exit_code == 0, result.output
+    assert calls == [True]
+
+
+def test_the_library_leaves_the_allocator_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``bbqa.load`` and ``bbqa.audit`` in a host program never tune its allocator."""
+    import bbqa
+
+    calls: list[bool] = []
+
+    def record() -> bool:
+        calls.append(True)
+        return True
+
+    monkeypatch.setattr(memory, "tune_allocator", record)
+    result = bbqa.audit(bbqa.load(DEMO / "golden.json"), bbqa.load(DEMO / "batch.json"))
+    assert len(result.matches.outcome) > 0
     assert calls == []
 
 
