@@ -44,7 +44,7 @@ from bbqa.io.coco_columns import (
     read_with_arrow,
 )
 from bbqa.io.collector import paused
-from bbqa.io.names import Names, as_list, first_appearance, none_named
+from bbqa.io.names import Names, as_texts, first_appearance, none_named
 
 # Below this size the typed decode is about as fast and spares the Arrow import (60 ms).
 ARROW_MIN_BYTES = 4 << 20
@@ -331,18 +331,6 @@ def _kept_names(names: Names, rows: npt.NDArray[np.intp]) -> Names:
     return kernels.take(names, kernels.from_numpy(rows.astype(np.int64)))
 
 
-def _image_names(values: Names) -> list[str | int | None] | npt.NDArray[np.str_]:
-    """Per-image names for :func:`_optional_texts`: numpy text straight from an Arrow column
-    whose names are all present and ASCII, else a list."""
-    if not isinstance(values, list):
-        from bbqa import arrow_kernels as kernels
-
-        texts = kernels.ascii_texts(values)
-        if texts is not None:
-            return texts
-    return as_list(values)
-
-
 def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
            annotations: AnnotationColumns, path: Path, problems: list[Problem]) -> Dataset:
     image_row = _image_rows(images, path)
@@ -409,7 +397,7 @@ def _build(images: ImageColumns, categories: list[tuple[CocoId, str]],
             widths=widths,
             heights=heights,
             source_ids=_id_texts(images.ids),
-            annotators=_optional_texts(_image_names(images.annotators)),
+            annotators=_optional_texts(as_texts(images.annotators)),
             scenes=_optional_texts(images.scenes),
         ),
         categories=category_names,

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bbqa.dataset import Attribute
-from bbqa.io.names import Names, as_list
+from bbqa.io.names import Names, as_texts
 
 Scalar = str | int | float | bool | None
 CocoId = int | str
@@ -250,12 +250,8 @@ def _images(struct: Any, scene_field: str, annotator_field: str) -> ImageColumns
         return None
     width_values, height_values = _finite(widths), _finite(heights)
     annotators = _optional_name(fields, annotator_field, n)
-    scenes_column = fields.get(scene_field)
-    scenes: list[str | int | None] | npt.NDArray[np.str_] | None = (
-        kernels.ascii_texts(scenes_column) if scenes_column is not None else None)
-    if scenes is None:
-        scene_names = _optional_name(fields, scene_field, n)
-        scenes = as_list(scene_names) if scene_names is not None else None
+    scene_names = _optional_name(fields, scene_field, n)
+    scenes = as_texts(scene_names) if scene_names is not None else None
     if width_values is None or height_values is None or annotators is None or scenes is None:
         return None
     file_names = kernels.ascii_texts(names)

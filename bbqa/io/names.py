@@ -44,6 +44,22 @@ def as_list(values: Names) -> list[str | int | None]:
     return values if isinstance(values, list) else list(values.to_pylist())
 
 
+def as_texts(values: Names) -> list[str | int | None] | npt.NDArray[np.str_]:
+    """The names as numpy text, straight from an Arrow column whose names are all present and
+    ASCII (no Python string per name), else as a Python list.
+
+    >>> as_texts([None, "ann_a"])
+    [None, 'ann_a']
+    """
+    if not isinstance(values, list):
+        from bbqa import arrow_kernels as kernels
+
+        texts = kernels.ascii_texts(values)
+        if texts is not None:
+            return texts
+    return as_list(values)
+
+
 def first_appearance(parts: Sequence[Names]) -> tuple[list[str], list[npt.NDArray[np.int32]]]:
     """The distinct names of ``parts``, taken in turn, in order of first appearance (an integer
     as the decimal text ``str`` gives it), and for each part each row's index among them (-1
