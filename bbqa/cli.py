@@ -312,7 +312,7 @@ def _audit(request: AuditRequest, options: AuditOptions) -> int:
                    scene_field=request.scene_field, annotator_field=request.annotator_field)
     inputs = [request.golden_path, *request.batch_paths]
     size = input_bytes(inputs)
-    # Every audit, small ones too (a 5,000-image audit peaks 30 MB lower); here, after the
+    # Every audit, small ones too (a 5,000-image audit peaks 20 to 30 MB lower); here, after the
     # imports and before the loaders' threads: made first thing in the process, the same
     # settings cost 0.1 to 0.2 s of CPU time at 850,000 boxes.
     from bbqa.memory import tune_allocator
