@@ -38,6 +38,7 @@ from bbqa.io.coco_columns import (
     attribute_text,
     int64_ids,
 )
+from bbqa.io.json_text import describe_lone_surrogate, lone_surrogate
 
 
 class _Image(msgspec.Struct, gc=False):
@@ -108,6 +109,13 @@ def decode(raw: bytes, path: Path, scene_field: str, annotator_field: str,
     try:
         return decoder.decode(raw)
     except msgspec.DecodeError as exc:
+        # Before the tolerant decode: Python's parser would take half a surrogate pair.
+        lone = lone_surrogate(raw)
+        if lone is not None:
+            line, column = _line_column(raw, lone)
+            raise InputError(f"invalid JSON at column {column}: "
+                             f"{describe_lone_surrogate(raw, lone)}", path=path,
+                             line=line) from None
         doc, found = _tolerant(raw, exc, path, decoder)
         problems.extend(found)
         return doc

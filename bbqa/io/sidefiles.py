@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bbqa.errors import InputError, reason
+from bbqa.io.json_text import describe_lone_surrogate, lone_surrogate
 
 
 def read_text(path: Path, what: str) -> str:
@@ -29,7 +30,17 @@ def read_text(path: Path, what: str) -> str:
 def parse_json(text: str, path: Path) -> Any:
     """``text`` (read from ``path``) as JSON; invalid JSON is an error naming the line."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from exc
+    if "\\u" in text:
+        raw = text.encode("utf-8")
+        lone = lone_surrogate(raw)
+        if lone is not None:
+            before = raw[:lone].decode("utf-8")
+            column = len(before) - (before.rfind("\n") + 1) + 1  # in characters
+            raise InputError(f"invalid JSON at column {column}: "
+                             f"{describe_lone_surrogate(raw, lone)}", path=path,
+                             line=before.count("\n") + 1)
+    return value
 
