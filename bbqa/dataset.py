@@ -60,6 +60,34 @@ class Problem:
     box: int | None = None
     count: int = 1
 
+    def __post_init__(self) -> None:
+        # A location holds a file's path, whose name may not be UTF-8 (see printable).
+        if not self.location.isascii():
+            object.__setattr__(self, "location", printable(self.location))
+        if not self.message.isascii():
+            object.__setattr__(self, "message", printable(self.message))
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that are not UTF-8 written as ``\\xNN``.
+
+    Python keeps such bytes as lone surrogates (``os.fsdecode``), which no output file, Arrow
+    column or terminal can hold; written out, the name stays readable and tells one file from
+    another.
+
+    >>> printable("caf\\udce9.xml"), printable("café.xml")
+    ('caf\\\\xe9.xml', 'café.xml')
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that is not an escaped byte: show its code
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
 
 def _as_float(values: Any) -> FloatArray:
     return np.ascontiguousarray(values, dtype=np.float64)
@@ -70,10 +98,26 @@ def _as_int(values: Any) -> IntArray:
 
 
 def _as_str(values: Any) -> StrArray:
-    array = np.asarray(values, dtype=np.str_)
+    array = np.ascontiguousarray(values, dtype=np.str_)
     if array.ndim != 1:
         array = array.reshape(-1)
-    return array
+    return _printable_texts(array)
+
+
+def _printable_texts(array: StrArray) -> StrArray:
+    """``array`` with :func:`printable` applied to the texts that need it (nearly never: one
+    look at the highest code point, below the surrogates' for nearly every text)."""
+    codes = array.view(np.uint32)
+    if not len(codes) or codes.max() < 0xD800:
+        return array
+    surrogate = (codes.reshape(len(array), -1) - np.uint32(0xD800)) < 0x800
+    rows = np.flatnonzero(surrogate.any(axis=1))
+    if not len(rows):
+        return array
+    texts = array.tolist()
+    for row in rows.tolist():
+        texts[row] = printable(texts[row])
+    return np.array(texts, dtype=np.str_)
 
 
 def _as_ids(values: Any) -> IdArray:

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def sha256_of(path: Path) -> str:
         return _file_digest(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{_file_digest(file)}\n".encode())
+        # The name's bytes as the file system has them: a name that is not UTF-8 has no text.
+        name = os.fsencode(file.relative_to(path).as_posix())
+        digest.update(name + b"\0" + _file_digest(file).encode() + b"\n")
     return digest.hexdigest()
 
 

@@ -111,14 +111,17 @@ def read_names(path: Path) -> list[str]:
             mark = getattr(exc, "problem_mark", None)
             raise InputError(f"invalid YAML: {exc}", path=path,
                              line=mark.line + 1 if mark is not None else None) from exc
+        except (ValueError, OverflowError) as exc:  # an escape such as "\UFFFFFFFF"
+            raise InputError(f"invalid YAML: an escape that is no character ({exc})",
+                             path=path) from exc
         raw = data.get("names") if isinstance(data, dict) else None
         if isinstance(raw, dict) and all(isinstance(k, int) for k in raw):
             if sorted(raw) != list(range(len(raw))):
                 raise InputError(f"expected 'names' ids 0..{len(raw) - 1}, got {sorted(raw)}",
                                  path=path)
-            return [str(raw[i]) for i in range(len(raw))]
+            return _texts([str(raw[i]) for i in range(len(raw))], path)
         if isinstance(raw, list):
-            return [str(n) for n in raw]
+            return _texts([str(n) for n in raw], path)
         raise InputError("expected a 'names' list or mapping of id -> name", path=path)
     lines = text.splitlines()
     while lines and not lines[-1].strip():
@@ -126,6 +129,19 @@ def read_names(path: Path) -> list[str]:
     names = [line.strip() for line in lines]
     if not names:
         raise InputError("expected one class name per line, found none", path=path)
+    return names
+
+
+def _texts(names: list[str], path: Path) -> list[str]:
+    """``names``, refused if one holds half a surrogate pair (YAML's ``"\\ud800"``), which
+    no output can hold."""
+    for number, name in enumerate(names):
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"class {number}: the name {name!r} holds half of a UTF-16 "
+                             "surrogate pair without its other half, not a character",
+                             path=path) from None
     return names
 
 
