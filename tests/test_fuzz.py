@@ -40,9 +40,12 @@ VOC_XML = ("<annotation><filename>a.jpg</filename><size><width>100</width><heigh
            "</size><object><name>car</name><truncated>1</truncated><bndbox><xmin>2</xmin>"
            "<ymin>3</ymin><xmax>31</xmax><ymax>43</ymax></bndbox></object></annotation>")
 
+# Halves of UTF-16 surrogate pairs, alone or paired, which json.dumps writes as \u escapes.
+surrogates = st.lists(st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "a"]),
+                      min_size=1, max_size=4).map("".join)
 junk = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(),
-                 st.text(max_size=5), st.lists(st.integers(), max_size=5),
-                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+                 st.text(max_size=5), surrogates, st.lists(st.integers(), max_size=5),
+                 st.dictionaries(st.text(max_size=3) | surrogates, st.integers(), max_size=2))
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
