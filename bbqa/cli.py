@@ -441,7 +441,7 @@ def validate(
     def run() -> int:
         from bbqa import io
         from bbqa.dataset import merge
-        from bbqa.inputs import sha256_of
+        from bbqa.inputs import describe_input
         from bbqa.policy import load_policy
         from bbqa.report.terminal import render_validation
         from bbqa.validate import read_class_list
@@ -467,8 +467,7 @@ def validate(
         gate, summary, found = run_validation(
             merge(datasets), expected, duplicate_iou=duplicate_iou, min_box_size=min_box_size,
             fail_on_warning=fail_on is FailOn.WARNING)
-        summary["inputs"] = {"batch": [{"path": str(p), "sha256": sha256_of(p)}
-                                       for p in batch]}
+        summary["inputs"] = {"batch": [describe_input(p) for p in batch]}
         emit_reports(reports, summary, gate)
         if not quiet:
             console = _console(soft_wrap=False, width=_width(), stderr=bool(reports))

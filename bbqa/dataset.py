@@ -416,7 +416,7 @@ class Dataset:
             boxes=sorted_boxes,
             annotators=tuple(annotators),
             problems=moved,
-            path=path,
+            path=printable(path),  # shown and written, never opened
             format=format,
         )
 

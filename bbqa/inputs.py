@@ -15,6 +15,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from bbqa.dataset import printable
+
 _CHUNK = 1 << 20
 
 
@@ -41,6 +43,11 @@ def sha256_of(path: Path) -> str:
 def describe_inputs(golden: Path, batches: Sequence[Path]) -> dict[str, object]:
     """Paths and sha256 fingerprints of the golden set and every batch input."""
     return {
-        "golden": {"path": str(golden), "sha256": sha256_of(golden)},
-        "batch": [{"path": str(p), "sha256": sha256_of(p)} for p in batches],
+        "golden": describe_input(golden),
+        "batch": [describe_input(p) for p in batches],
     }
+
+
+def describe_input(path: Path) -> dict[str, str]:
+    """The path as it is shown (bytes that are not UTF-8 written ``\\xNN``) and its sha256."""
+    return {"path": printable(str(path)), "sha256": sha256_of(path)}

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+import msgspec
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -120,3 +121,21 @@ def test_yolo_class_names_that_are_no_text_are_errors(tmp_path: Path, yaml_text:
     with pytest.raises(InputError) as raised:
         bbqa.load(root)
     assert message in str(raised.value) and "data.yaml" in str(raised.value)
+
+
+def test_an_input_path_that_is_not_utf8_is_written_readably(tmp_path: Path) -> None:
+    from tests.test_bad_inputs import base_doc
+
+    golden = _bytes_path(tmp_path, b"golden\xe9.json")
+    golden.write_text(json.dumps(base_doc()))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(golden), "--golden", str(golden), "--quiet",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    text = (out / "summary.json").read_text(encoding="utf-8")
+    summary = msgspec.json.decode(text)  # no lone surrogate escape left
+    shown = str(tmp_path / "golden\\xe9.json")
+    assert summary["golden"] == summary["batch"] == shown
+    assert summary["inputs"]["golden"]["path"] == shown
+    assert summary["inputs"]["golden"]["sha256"] == hashlib.sha256(
+        golden.read_bytes()).hexdigest()
