@@ -143,11 +143,25 @@ def test_file_errors(tmp_path: Path, name: str, change: Callable[[Doc], None],
     ("not an object", '"hello"', "Expected `object`, got `str`"),
     ("empty file", "", "invalid JSON"),
     ("binary garbage", "\x00\x01\x02", "invalid JSON"),
+    # Python's parser and msgspec stop at the interpreter's recursion limit, with a message.
+    ("nested 100,000 deep", json.dumps(base_doc()).replace(
+        '"bbox": [10, 10, 20, 20]', '"bbox": [10, 10, 20, 20], "x": ' + "[" * 100_000
+        + "]" * 100_000, 1), "invalid JSON: arrays or objects nested more than"),
 ])
 def test_unreadable_json(tmp_path: Path, name: str, text: str, message: str) -> None:
     as_golden, as_batch = both_roles(tmp_path, text)
     assert as_golden.exit_code == 2 and message in as_golden.stderr, as_golden.stderr
     assert as_batch.exit_code == 1 and message in as_batch.stderr, as_batch.stderr
+
+
+def test_7_a_number_beyond_a_float_is_infinite_and_reported_per_box(tmp_path: Path) -> None:
+    # 1e400 is valid JSON but no float: msgspec refuses it, Python's parser reads infinity.
+    text = json.dumps(base_doc()).replace("[50, 50, 20, 20]", "[50, 1e400, 20, 20]")
+    as_golden, as_batch = both_roles(tmp_path, text)
+    message = "annotation id 2: coordinates must be finite"
+    assert as_golden.exit_code == 2 and message in as_golden.stderr, as_golden.stderr
+    assert as_batch.exit_code == 0, as_batch.stderr
+    assert message in " ".join(as_batch.stdout.split()), as_batch.stdout
 
 
 def test_1_annotation_id_zero_and_6_category_ids_by_name(tmp_path: Path) -> None:

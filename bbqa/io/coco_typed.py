@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -107,6 +108,16 @@ def decode(raw: bytes, path: Path, scene_field: str, annotator_field: str,
     (appended to ``problems``) and is left out; anything worse raises :class:`InputError`."""
     decoder = _decoder(scene_field, annotator_field)
     try:
+        return _decode(raw, path, decoder, problems)
+    except RecursionError:  # from msgspec or Python's parser, at the interpreter's limit
+        raise InputError(f"invalid JSON: arrays or objects nested more than "
+                         f"{sys.getrecursionlimit():,} levels deep (a COCO file needs five)",
+                         path=path) from None
+
+
+def _decode(raw: bytes, path: Path, decoder: msgspec.json.Decoder[Any],
+            problems: list[Problem]) -> Any:
+    try:
         return decoder.decode(raw)
     except msgspec.DecodeError as exc:
         # Before the tolerant decode: Python's parser would take half a surrogate pair.
@@ -140,6 +151,10 @@ def _tolerant(raw: bytes, exc: msgspec.DecodeError, path: Path,
         # The schema check runs while parsing: the file may still be broken further on.
         try:
             generic = msgspec.json.decode(raw)
+        except msgspec.ValidationError:
+            # Without a schema only a number beyond a float's range fails: Python's parser
+            # reads it as infinity, which the geometry check then reports per box.
+            generic = json.loads(raw)
         except msgspec.DecodeError as error:
             raise _explain(raw, error, path) from None
         except UnicodeDecodeError as error:
