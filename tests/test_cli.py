@@ -494,3 +494,31 @@ def test_parallel_load_spawns_when_another_thread_runs(monkeypatch: pytest.Monke
     serial_batch = io.load(DEMO / "batch.json")
     assert golden.boxes.source_id.tolist() == serial_golden.boxes.source_id.tolist()
     assert batch.boxes.x1.tolist() == serial_batch.boxes.x1.tolist()
+
+
+@pytest.mark.parametrize(("to", "where", "message"), [
+    ("coco", "folder", "{folder} is a folder; expected the path of a .json file"),
+    ("coco", "file/x.json", "cannot write {file}/x.json: {file} is a file, not a folder"),
+    ("yolo", "file", "{file} is a file; expected a new folder"),
+    ("voc", "file/sub/deeper", "cannot write {file}/sub/deeper: {file} is a file, not a folder"),
+])
+def test_convert_to_a_path_that_cannot_be_written_is_a_usage_error(
+        tmp_path: Path, to: str, where: str, message: str) -> None:
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("kept")
+    file = tmp_path / "file"
+    file.write_text("kept")
+    out = str(tmp_path / where) if where != "folder" else str(folder)
+    code, _, stderr = run("convert", str(DEMO / "golden.json"), "--to", to, "--out", out, "-q")
+    assert code == 2, stderr
+    assert message.format(folder=folder, file=file) in " ".join(stderr.split())
+    assert "internal error" not in stderr
+    assert file.read_text() == "kept" and sorted(p.name for p in folder.iterdir()) == ["kept.txt"]
+
+
+def test_a_report_path_that_is_a_folder_is_named_in_the_error(tmp_path: Path) -> None:
+    code, _, stderr = run("audit", str(DEMO / "batch.json"), "--golden",
+                          str(DEMO / "golden.json"), "--report", f"json:{tmp_path}", "-q")
+    assert code == 2 and f"cannot write {tmp_path}: Is a directory" in " ".join(stderr.split())
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left beside it

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from bbqa.dataset import Dataset
-from bbqa.errors import BbqaError
+from bbqa.errors import BbqaError, reason
 
 VOC_FLAGS = ("difficult", "truncated", "occluded")
 
@@ -83,15 +83,33 @@ def coco_document(dataset: Dataset) -> dict[str, Any]:
             "annotations": annotations}
 
 
+def _check_parents(path: Path) -> None:
+    """Refuse a destination under a file, which the OS would only call "File exists"."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WriteError(f"cannot write {path}: {parent} is a file, not a folder")
+            return
+
+
 def _atomic_file(path: Path, write: Callable[[Path], object]) -> None:
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
-        temp = Path(f.name)
+    _check_parents(path)
+    if path.is_dir():
+        raise WriteError(f"{path} is a folder; expected the path of a .json file")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
+                                         delete=False) as f:
+            temp = Path(f.name)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from exc
     try:
         write(temp)
         temp.replace(path)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from exc
     finally:
         temp.unlink(missing_ok=True)
 
@@ -100,15 +118,23 @@ def _atomic_folder(path: Path, write: Callable[[Path], None]) -> None:
     """Build the folder beside its destination and move it into place when complete."""
     import tempfile
 
+    _check_parents(path)
+    if path.exists() and not path.is_dir():
+        raise WriteError(f"{path} is a file; expected a new folder")
     if path.exists() and any(path.iterdir()):
         raise WriteError(f"{path} exists and is not empty; expected a new folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from exc
     try:
         write(temp)
         if path.exists():
             path.rmdir()
         temp.replace(path)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from exc
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 

@@ -107,14 +107,17 @@ class StagedOutputs:
         # mkstemp creates private files; outputs get the permissions any new file would get.
         umask = os.umask(0)
         os.umask(umask)
+        current = self.folder  # the file being finished, named if it fails
         try:
-            for _, _, future in self._staged:
+            for _, final, future in self._staged:
+                current = final
                 future.result()
             for temp, final, _ in self._staged:
+                current = final
                 os.chmod(temp, 0o666 & ~umask)
                 os.replace(temp, final)
-        except OSError as exc:
-            raise OutputError(f"cannot write to {self.folder}: {exc.strerror or exc}") from exc
+        except OSError as exc:  # a folder may already hold the file's name, say
+            raise OutputError(f"cannot write {current}: {exc.strerror or exc}") from exc
         finals = [final for _, final, _ in self._staged]
         self._staged = []
         return finals
