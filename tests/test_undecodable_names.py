@@ -1,4 +1,5 @@
-"""File names that are not UTF-8 (an old archive unpacked as is) and text that is no character.
+"""File names that are not UTF-8 (an old archive unpacked as is), text that is no character,
+and YOLO class names that are not names (a YAML list, mapping, boolean or nothing).
 
 Python keeps a name's undecodable bytes as lone surrogates. Before these checks such a name in
 a VOC or YOLO folder ended the audit with an internal error when the fingerprints, the tables
@@ -139,3 +140,42 @@ def test_an_input_path_that_is_not_utf8_is_written_readably(tmp_path: Path) -> N
     assert summary["inputs"]["golden"]["path"] == shown
     assert summary["inputs"]["golden"]["sha256"] == hashlib.sha256(
         golden.read_bytes()).hexdigest()
+
+
+# A few lines that stand for 9**8 (43 million) items; each line more multiplies by nine.
+# Kept at a size that would not take the machine down if the check were lost: turned into
+# text, they take about 300 MB.
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefg", "bcdefgh", strict=True)) + "names: [*h]\n"
+
+
+@pytest.mark.parametrize(("yaml_text", "message"), [
+    (BILLION_LAUGHS, "class 0: expected a name, got a list"),
+    ("names:\n  0: car\n  1: {a: 1}\n", "class 1: expected a name, got a dict"),
+    ("names: [car, no]\n", "class 1: expected a name, got False (YAML reads an unquoted yes"),
+    ("names: [car, null]\n", "class 1: expected a name, got nothing"),
+])
+def test_yolo_class_names_must_be_names(tmp_path: Path, yaml_text: str, message: str) -> None:
+    import resource
+
+    root = tmp_path / "yolo"
+    (root / "labels").mkdir(parents=True)
+    (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "image_sizes.csv").write_text("file,width,height\na.jpg,100,80\n")
+    (root / "data.yaml").write_text(yaml_text)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(InputError) as raised:
+        bbqa.load(root)
+    assert message in str(raised.value) and "data.yaml" in str(raised.value)
+    # The aliases are never expanded into text.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 100 * 1024
+
+
+def test_yolo_numbers_and_quoted_words_are_names(tmp_path: Path) -> None:
+    root = tmp_path / "yolo"
+    (root / "labels").mkdir(parents=True)
+    (root / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (root / "image_sizes.csv").write_text("file,width,height\na.jpg,100,80\n")
+    (root / "data.yaml").write_text('names: [car, "no", 7, 2.5]\n')
+    assert bbqa.load(root).categories == ("car", "no", "7", "2.5")

@@ -119,9 +119,9 @@ def read_names(path: Path) -> list[str]:
             if sorted(raw) != list(range(len(raw))):
                 raise InputError(f"expected 'names' ids 0..{len(raw) - 1}, got {sorted(raw)}",
                                  path=path)
-            return _texts([str(raw[i]) for i in range(len(raw))], path)
+            return _texts([raw[i] for i in range(len(raw))], path)
         if isinstance(raw, list):
-            return _texts([str(n) for n in raw], path)
+            return _texts(raw, path)
         raise InputError("expected a 'names' list or mapping of id -> name", path=path)
     lines = text.splitlines()
     while lines and not lines[-1].strip():
@@ -132,16 +132,30 @@ def read_names(path: Path) -> list[str]:
     return names
 
 
-def _texts(names: list[str], path: Path) -> list[str]:
-    """``names``, refused if one holds half a surrogate pair (YAML's ``"\\ud800"``), which
-    no output can hold."""
-    for number, name in enumerate(names):
+def _texts(values: list[object], path: Path) -> list[str]:
+    """Class names from YAML values: text, or a number written as text.
+
+    A list or a mapping is refused before it is ever turned into text: YAML's aliases let a
+    few lines stand for billions of nested items (a "billion laughs" file). So is a name
+    holding half a surrogate pair (YAML's ``"\\ud800"``), which no output can hold.
+    """
+    names = []
+    for number, value in enumerate(values):
+        if isinstance(value, bool):
+            raise InputError(f"class {number}: expected a name, got {value} (YAML reads an "
+                             "unquoted yes, no, on, off, true or false so; quote the name)",
+                             path=path)
+        if not isinstance(value, str | int | float):
+            kind = "nothing" if value is None else f"a {type(value).__name__}"
+            raise InputError(f"class {number}: expected a name, got {kind}", path=path)
+        name = str(value)
         try:
             name.encode("utf-8")
         except UnicodeEncodeError:
             raise InputError(f"class {number}: the name {name!r} holds half of a UTF-16 "
                              "surrogate pair without its other half, not a character",
                              path=path) from None
+        names.append(name)
     return names
 
 
