@@ -50,9 +50,24 @@ def as_text(values: Any) -> Any:
     return call("cast", values, options=CastOptions.safe(pa.string()))
 
 
+# From 2**52 on a double holds only whole numbers: nothing to round.
+_NO_DECIMALS = 2.0**52
+
+
 def rounded_text(values: Any, digits: int) -> Any:
-    """Numbers rounded half to even at ``digits`` decimals, as text."""
-    return as_text(call("round", values, options=RoundOptions(ndigits=digits)))
+    """Numbers rounded half to even at ``digits`` decimals, as text.
+
+    A number of 2**52 or more (or an infinity) is written as it is: it has no decimals, and
+    Arrow's rounding multiplies by ``10**digits`` first, which overflows near the largest
+    double (a box of 1e308 pixels is valid JSON).
+    """
+    rounding = RoundOptions(ndigits=digits)
+    plain = call("less", call("abs", values), scalar(_NO_DECIMALS, pa.float64()))
+    if call("all", plain).as_py() is not False:  # nearly always: every number is ordinary
+        return as_text(call("round", values, options=rounding))
+    rounded = call("round", call("if_else", plain, values, scalar(0.0, pa.float64())),
+                   options=rounding)
+    return as_text(call("if_else", plain, rounded, values))
 
 
 def join(*parts: Any, separator: str = "") -> Any:

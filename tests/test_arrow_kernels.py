@@ -168,3 +168,17 @@ def test_coded_boxes_table_is_the_text_one_in_memory_and_on_disk(tmp_path: Path)
         values = [v for v in plain.column(name).to_pylist() if v is not None]
         assert stats is not None and stats.has_min_max, name
         assert (stats.min, stats.max) == (min(values), max(values)), name
+
+
+def test_rounded_text_writes_numbers_too_large_to_round_as_they_are() -> None:
+    # Arrow's round multiplies by 10**digits first: near the largest double that overflows.
+    huge = [1e308, -1.7e308, float("inf"), 2.0**52, 2.0**52 - 0.5]
+    values = pa.array([0.125, *huge, None, 2.5])
+    with_decimals = pc.round(pa.array([0.125, 2.0**52 - 0.5, 2.5]), 2)
+    expected = [pc.cast(with_decimals, pa.string())[0].as_py(),
+                "1e+308", "-1.7e+308", "inf",
+                pc.cast(pa.array([2.0**52]), pa.string())[0].as_py(),
+                pc.cast(with_decimals, pa.string())[1].as_py(), None,
+                pc.cast(with_decimals, pa.string())[2].as_py()]
+    assert kernels.rounded_text(values, 2).to_pylist() == expected
+    assert expected[0] == "0.12"  # half to even

@@ -164,6 +164,35 @@ def test_7_a_number_beyond_a_float_is_infinite_and_reported_per_box(tmp_path: Pa
     assert message in " ".join(as_batch.stdout.split()), as_batch.stdout
 
 
+def test_9_a_box_too_large_to_measure_is_an_error_and_never_matched(tmp_path: Path) -> None:
+    import warnings
+
+    from bbqa.io.checks import MAX_AREA, check_geometry
+
+    # Just inside and just outside the largest area: 1e150 x 1e150 is 1e300 square pixels.
+    x2 = np.array([1e150, 1e150 * 1.01, 1e308, 30.0])
+    y2 = np.array([1e150, 1e150, 1e308, 30.0])
+    zeros = np.zeros(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning reaches the user
+        keep, valid, problems = check_geometry(zeros, zeros, x2, y2, np.full(4, 100.0),
+                                               np.full(4, 100.0), lambda row: f"row {row}")
+    assert MAX_AREA == 1e300 and 1e150 * 1e150 <= MAX_AREA < 1e150 * 1.01 * 1e150
+    assert keep.tolist() == [True] * 4 and valid.tolist() == [True, False, False, True]
+    too_large = [p.location for p in problems if p.code == "too_large"]
+    assert too_large == ["row 1", "row 2"]
+    # Through the CLI: two identical huge boxes would give IoU inf / inf; here they are
+    # errors, and the ordinary box beside them still matches.
+    doc = base_doc()
+    doc["annotations"][0]["bbox"] = [0, 0, 1e308, 1e308]
+    as_golden, as_batch = both_roles(tmp_path, doc)
+    message = "annotation id 1: box is too large to measure"
+    assert as_golden.exit_code == 2 and message in " ".join(as_golden.stderr.split())
+    assert as_batch.exit_code == 0 and message in " ".join(as_batch.stdout.split())
+    assert "1 matched, 1 missing, 0 extra, 1 invalid" in as_batch.stdout
+    assert "Warning" not in as_batch.stderr
+
+
 def test_1_annotation_id_zero_and_6_category_ids_by_name(tmp_path: Path) -> None:
     golden = mutate(lambda d: (d["annotations"][0].update(id=0),
                                d["categories"][0].update(id=0),

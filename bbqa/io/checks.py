@@ -19,6 +19,9 @@ from bbqa.dataset import FloatArray, Level, Problem
 EDGE_TOLERANCE = 1.0
 # Past this many, problems of one kind are summarised instead of listed one by one.
 MAX_LISTED = 50
+# A box's area must leave room for IoU's sum of two areas in a double (at most 1.8e308); no
+# real image comes near (a gigapixel image is 1e9 square pixels).
+MAX_AREA = 1e300
 
 
 def check_geometry(
@@ -42,7 +45,9 @@ def check_geometry(
             "expected a non-negative width and height, got a negative one", locate, keep=False)
     degenerate = keep & ((x2 == x1) | (y2 == y1))
     outside = keep & ~degenerate & ((x2 <= 0) | (y2 <= 0) | (x1 >= width) | (y1 >= height))
-    sticking_out = keep & ~degenerate & ~outside & (
+    with np.errstate(over="ignore", invalid="ignore"):  # the overflow is what is looked for
+        too_large = keep & ~degenerate & ~outside & ~((x2 - x1) * (y2 - y1) <= MAX_AREA)
+    sticking_out = keep & ~degenerate & ~outside & ~too_large & (
         (x1 < -EDGE_TOLERANCE) | (y1 < -EDGE_TOLERANCE)
         | (x2 > width + EDGE_TOLERANCE) | (y2 > height + EDGE_TOLERANCE)
     )
@@ -50,9 +55,12 @@ def check_geometry(
             "box has zero width or height; it is excluded from matching", locate, keep=True)
     _report(problems, outside, Level.WARNING, "outside_image",
             "box lies wholly outside the image; it is excluded from matching", locate, keep=True)
+    _report(problems, too_large, Level.ERROR, "too_large",
+            f"box is too large to measure (over {MAX_AREA:.0e} square pixels, where the sum of "
+            "two areas would overflow); it is excluded from matching", locate, keep=True)
     _report(problems, sticking_out, Level.WARNING, "past_image_edge",
             "box reaches past the image edge by more than 1 px; kept as drawn", locate, keep=True)
-    valid = keep & ~degenerate & ~outside
+    valid = keep & ~degenerate & ~outside & ~too_large
     return keep, valid, problems
 
 

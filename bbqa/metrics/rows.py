@@ -132,7 +132,8 @@ def edge_offsets(golden: Coordinates, batch: Coordinates) -> dict[str, FloatArra
 
 def _box_size_bucket(dataset: Dataset, index: IndexArray) -> IndexArray:
     x1, y1, x2, y2 = dataset.boxes.coordinates(index)
-    area = (x2 - x1) * (y2 - y1)
+    with np.errstate(over="ignore"):  # a box too large to measure is simply large
+        area = (x2 - x1) * (y2 - y1)
     return np.where(area < SMALL_AREA, 0, np.where(area < MEDIUM_AREA, 1, 2)).astype(np.int64)
 
 
