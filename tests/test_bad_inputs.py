@@ -310,7 +310,9 @@ GOOD_ROW = "0 0.2 0.2 0.2 0.2"  # the golden box [10, 10, 30, 30]
     ("20 outside [0, 1]", "0 1.5 0.6 0.2 0.2", "box lies wholly outside the image"),
     ("20 past the edge", "0 0.95 0.6 0.2 0.2", "box reaches past the image edge"),
     ("20 NaN", "0 nan 0.6 0.2 0.2", "coordinates must be finite"),
+    ("20 near the largest double", "0 1e308 0.6 1e308 0.2", "coordinates must be finite"),
 ])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's overflow warnings reach users
 def test_yolo_rows(tmp_path: Path, name: str, row: str, message: str) -> None:
     good = write(tmp_path / "good.json", base_doc())
     root = yolo(tmp_path, f"{GOOD_ROW}\n\n{row}")  # 17: a blank line, no trailing newline

@@ -342,10 +342,12 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
     w_img = np.asarray(widths)[image_index] if len(table) else np.zeros(0)
     h_img = np.asarray(heights)[image_index] if len(table) else np.zeros(0)
     cx, cy, bw, bh = table[:, 3], table[:, 4], table[:, 5], table[:, 6]
-    x1 = (cx - bw / 2) * w_img
-    y1 = (cy - bh / 2) * h_img
-    x2 = (cx + bw / 2) * w_img
-    y2 = (cy + bh / 2) * h_img
+    # A number near the largest double overflows here; the geometry check reports it.
+    with np.errstate(over="ignore", invalid="ignore"):
+        x1 = (cx - bw / 2) * w_img
+        y1 = (cy - bh / 2) * h_img
+        x2 = (cx + bw / 2) * w_img
+        y2 = (cy + bh / 2) * h_img
     keep, valid, geo = check_geometry(x1, y1, x2, y2, w_img, h_img, box_source)
     problems += repoint(geo, keep)
     source_array = np.strings.add(row_prefix[image_of_row[keep]], decimal_texts(line_of_row[keep]))
