@@ -257,23 +257,22 @@ def _native_boxes(result: Matched | AuditResult, side: str, index: npt.NDArray[n
     """Boxes as text in the batch's own convention (see :data:`BOX_FORMATS`); null if absent."""
     dataset = result.golden if side == "golden" else result.batch
     fmt = _batch_format(result)
-    b = dataset.boxes
-    i = np.maximum(index, 0)
-    x1, y1, x2, y2 = b.coordinates(i)
+    # Texts are made for the rows that have this side's box only, then spread out with nulls
+    # between: formatting numbers is the costly part, and a defect often has one box (this
+    # side may have none at all).
+    present = index >= 0
+    rows = np.flatnonzero(present)
+    x1, y1, x2, y2 = dataset.boxes.coordinates(index[rows])
     if fmt == "voc":
         numbers, digits = (x1 + 1, y1 + 1, x2, y2), 2
     elif fmt == "yolo":
-        w = result.batch.images.width[labeling]
-        h = result.batch.images.height[labeling]
+        w = result.batch.images.width[labeling[rows]]
+        h = result.batch.images.height[labeling[rows]]
         numbers, digits = ((x1 + x2) / 2 / w, (y1 + y2) / 2 / h, (x2 - x1) / w,
                            (y2 - y1) / h), 6
     else:
         numbers, digits = (x1, y1, x2 - x1, y2 - y1), 2
-    # Texts are made for the rows that have this side's box only, then spread out with nulls
-    # between: formatting numbers is the costly part, and a defect often has one box.
-    present = index >= 0
-    rows = np.flatnonzero(present)
-    texts = [kernels.rounded_text(kernels.from_numpy(v[rows]), digits) for v in numbers]
+    texts = [kernels.rounded_text(kernels.from_numpy(v), digits) for v in numbers]
     return _spread(kernels.join(*texts, separator=" "), present)
 
 

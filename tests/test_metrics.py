@@ -459,6 +459,29 @@ def test_corrections_use_the_batch_convention(tmp_path: Any) -> None:
     assert found["loose"]["golden_box"] == "11 21 40 60"
 
 
+@pytest.mark.parametrize("empty_side", ["golden", "batch"])
+def test_corrections_when_one_side_has_no_box_at_all(tmp_path: Any, empty_side: str) -> None:
+    """Every box is missing or extra: the other side's box texts are all null (this used to
+    index an empty box table and fail)."""
+    def document(boxes: list[list[float]]) -> Any:
+        return {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+                "categories": [{"id": 1, "name": "car"}],
+                "annotations": [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": box}
+                                for i, box in enumerate(boxes)]}
+
+    full, empty = tmp_path / "full.json", tmp_path / "empty.json"
+    full.write_text(json.dumps(document([[1, 2, 30, 40], [50.125, 10, 5, 5]])))
+    empty.write_text(json.dumps(document([])))
+    golden, batch = (empty, full) if empty_side == "golden" else (full, empty)
+    rows = corrections_table(bbqa.audit(bbqa.load(golden), bbqa.load(batch))).to_pylist()
+    defect, present, absent = (("extra", "batch_box", "golden_box") if empty_side == "golden"
+                               else ("missing", "golden_box", "batch_box"))
+    assert [r["defect"] for r in rows] == [defect, defect]
+    # COCO x y w h at two decimals, half to even: 50.125 is written 50.12.
+    assert sorted(r[present] for r in rows) == ["1 2 30 40", "50.12 10 5 5"]
+    assert all(r[absent] is None for r in rows)
+
+
 def test_quantiles_and_median_are_numpys_bit_for_bit() -> None:
     """Random sizes, ties, extremes and NaN, against np.quantile and np.median themselves."""
     from bbqa.metrics.stats import linear_quantiles, median
