@@ -237,3 +237,41 @@ def test_agree_cli_outputs_and_policy_gate(tmp_path: Path) -> None:
     policy.write_text("version = 1\n[defaults]\nmin_agreement = 0.30\n")
     assert runner.invoke(app, ["agree", str(path), "--policy", str(policy), "-q"]).exit_code == 0
     assert runner.invoke(app, ["agree", str(path), "--iou", "x"]).exit_code == 2
+
+
+def _one_picture(tmp_path: Path, labelings: list[tuple[str, list[list[float]]]]) -> Path:
+    """One picture labeled once per (annotator, boxes) entry, as a COCO file."""
+    images, annotations = [], []
+    for image_id, (annotator, boxes) in enumerate(labelings, start=1):
+        images.append({"id": image_id, "file_name": "a.jpg", "width": 100, "height": 80,
+                       "annotator": annotator})
+        annotations += [{"id": len(annotations) + 1, "image_id": image_id, "category_id": 1,
+                         "bbox": box} for box in boxes]
+    path = tmp_path / "labels.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": [{"id": 1, "name": "car"}]}))
+    return path
+
+
+@pytest.mark.parametrize(("labelings", "compared", "alpha"), [
+    # Nobody to compare with: nothing is measured, and the summary says null.
+    ([("x", [[1, 2, 30, 40]])], 0, None),
+    # Two annotators, one of whom drew nothing: one unit, "box" against "no box". By hand:
+    # observed disagreement 1 (its one pair disagrees), expected disagreement 2*1*1/(2*1) = 1
+    # from the two values pooled, alpha = 1 - 1/1 = 0.
+    ([("x", [[1, 2, 30, 40]]), ("y", [])], 1, 0.0),
+    ([("x", []), ("y", [[1, 2, 30, 40]])], 1, 0.0),
+])
+def test_agree_with_nothing_to_compare_writes_its_outputs(
+        tmp_path: Path, labelings: list[tuple[str, list[list[float]]]], compared: int,
+        alpha: float | None) -> None:
+    import msgspec
+
+    path = _one_picture(tmp_path, labelings)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["agree", str(path), "--out", str(out), "--bootstrap", "10",
+                                 "-q"])
+    assert result.exit_code == 0, result.stderr
+    summary = msgspec.json.decode((out / "summary.json").read_bytes())  # strict: no NaN
+    assert summary["pictures_compared"] == compared
+    assert summary["alpha"]["0.5"]["alpha"] == alpha

@@ -101,6 +101,14 @@ def _annotator_dataset(dataset: Dataset, pictures: Sequence[Picture], name: str,
     return Dataset.build(Images.build(keys, widths, heights), names, boxes), original
 
 
+def _classes_of(dataset: Dataset, index: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Each matched row's class on this side; -1 where the row has no box on it (on a side
+    with no box at all, every row)."""
+    if not len(dataset.boxes):
+        return np.full(len(index), -1, dtype=np.int64)
+    return np.where(index >= 0, dataset.boxes.category[np.maximum(index, 0)], -1).astype(np.int64)
+
+
 def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence[float] = (0.5,),
           bootstrap: int = 1000, seed: int = 0, min_agreement: float = 0.70,
           density_bounds: Sequence[int] = DEFAULT_DENSITY_BOUNDS) -> AgreementResult:
@@ -169,8 +177,7 @@ def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence
             m = match(da, db, alignment, t)
             shared = distinct(m.labeling)
             pair_pictures = [picture_index[k] for k in db.images.key[shared].tolist()]
-            g_cls = np.where(m.golden >= 0, da.boxes.category[np.maximum(m.golden, 0)], -1)
-            b_cls = np.where(m.batch >= 0, db.boxes.category[np.maximum(m.batch, 0)], -1)
+            g_cls, b_cls = _classes_of(da, m.golden), _classes_of(db, m.batch)
             pic = np.array([picture_index[k] for k in
                             db.images.key[m.labeling].tolist()], np.int64)
             matched = m.outcome == Outcome.MATCHED

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -49,8 +50,23 @@ def document(summary: Mapping[str, Any], gate: GateResult | None) -> dict[str, A
 
 
 def render_json(summary: Mapping[str, Any], gate: GateResult | None) -> str:
-    """The summary and the gate as strict JSON."""
-    return json.dumps(document(summary, gate), indent=2, allow_nan=False) + "\n"
+    """The summary and the gate as strict JSON (see :func:`finite_or_null`)."""
+    return json.dumps(finite_or_null(document(summary, gate)), indent=2, allow_nan=False) + "\n"
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every float that is not finite replaced by ``None``, for strict JSON.
+
+    >>> finite_or_null({"f1": float("nan"), "ci95": (0.5, float("inf"))})
+    {'f1': None, 'ci95': [0.5, None]}
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_null(item) for item in value]
+    return value
 
 
 def render_junit(summary: Mapping[str, Any], gate: GateResult | None) -> str:

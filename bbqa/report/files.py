@@ -25,6 +25,7 @@ from typing import Any
 
 from bbqa.background import Task, Workers
 from bbqa.errors import BbqaError
+from bbqa.report.ci import finite_or_null
 
 Writer = Callable[[Path], Any]
 
@@ -143,8 +144,13 @@ def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
 
 
 def summary_json(summary: Mapping[str, Any]) -> str:
-    """The summary document as stable, strict JSON (no NaN), ending in a newline."""
-    return json.dumps(summary, indent=2, allow_nan=False) + "\n"
+    """The summary document as stable, strict JSON, ending in a newline: a value that is not a
+    finite number (an agreement with no pair to measure, say) is written ``null``.
+
+    >>> summary_json({"alpha": float("nan"), "ci95": [0.5, float("inf")]}).split()
+    ['{', '"alpha":', 'null,', '"ci95":', '[', '0.5,', 'null', ']', '}']
+    """
+    return json.dumps(finite_or_null(summary), indent=2, allow_nan=False) + "\n"
 
 
 def _once(build: Callable[[], Any]) -> Callable[[], Any]:
