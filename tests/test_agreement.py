@@ -241,7 +241,8 @@ def test_agree_cli_outputs_and_policy_gate(tmp_path: Path) -> None:
 
 def _one_picture(tmp_path: Path, labelings: list[tuple[str, list[list[float]]]]) -> Path:
     """One picture labeled once per (annotator, boxes) entry, as a COCO file."""
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for image_id, (annotator, boxes) in enumerate(labelings, start=1):
         images.append({"id": image_id, "file_name": "a.jpg", "width": 100, "height": 80,
                        "annotator": annotator})
