@@ -522,3 +522,20 @@ def test_a_report_path_that_is_a_folder_is_named_in_the_error(tmp_path: Path) ->
                           str(DEMO / "golden.json"), "--report", f"json:{tmp_path}", "-q")
     assert code == 2 and f"cannot write {tmp_path}: Is a directory" in " ".join(stderr.split())
     assert list(tmp_path.iterdir()) == []  # nothing half-written left beside it
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (("--annotator-field", "id"), "the annotator field 'id' is a COCO key bbqa reads"),
+    (("--annotator-field", "bbox"), "the annotator field 'bbox' is a COCO key bbqa reads"),
+    (("--scene-field", "file_name"), "the scene field 'file_name' is a COCO key bbqa reads"),
+    (("--scene-field", "annotator"), "the scene and annotator fields are both 'annotator'"),
+])
+def test_tag_fields_that_name_a_key_bbqa_reads_are_usage_errors(
+        option: tuple[str, str], message: str) -> None:
+    # Before, msgspec refused the schema ("Multiple fields rename to the same name"): exit 3.
+    commands = [["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json")]]
+    if option[0] == "--annotator-field":  # validate reads no scenes
+        commands.append(["validate", str(DEMO / "batch.json")])
+    for command in commands:
+        code, _, stderr = run(*command, *option, "-q")
+        assert code == 2 and message in " ".join(stderr.split()), stderr

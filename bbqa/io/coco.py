@@ -34,7 +34,7 @@ import numpy.typing as npt
 from bbqa import progress
 from bbqa.arrays import increasing
 from bbqa.dataset import Boxes, Dataset, Images, Level, Problem
-from bbqa.errors import InputError
+from bbqa.errors import InputError, UsageError
 from bbqa.io import coco_columns, coco_route
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.coco_columns import (
@@ -57,6 +57,7 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
     ``scene_field`` names the image key holding a scene tag; ``annotator_field`` the image and
     annotation key holding the annotator.
     """
+    _check_tag_fields(scene_field, annotator_field)
     step = progress.count(1, "files")
     try:
         raw, arrow = _contents(path)
@@ -78,6 +79,24 @@ def load(path: Path, *, scene_field: str = "scene", annotator_field: str = "anno
         dataset = _build(*columns, path, problems)
     step(1)
     return dataset
+
+
+# The keys bbqa reads for themselves; a scene or annotator tag cannot be read from one of them.
+_IMAGE_FIELDS = frozenset({"id", "file_name", "width", "height"})
+_ANNOTATION_FIELDS = frozenset({"id", "image_id", "category_id", "bbox", "iscrowd", "ignore",
+                                "score", "attributes", "segmentation"})
+
+
+def _check_tag_fields(scene_field: str, annotator_field: str) -> None:
+    """Refuse tag fields that name a key bbqa already reads, or the same key twice."""
+    for what, field, taken in (("scene", scene_field, _IMAGE_FIELDS),
+                               ("annotator", annotator_field, _IMAGE_FIELDS | _ANNOTATION_FIELDS)):
+        if field in taken:
+            raise UsageError(f"the {what} field {field!r} is a COCO key bbqa reads for itself; "
+                             f"name the key that holds the {what}")
+    if scene_field == annotator_field:
+        raise UsageError(f"the scene and annotator fields are both {scene_field!r}; "
+                         "they must be different keys")
 
 
 def _subset(index: npt.NDArray[np.intp], n: int
