@@ -347,6 +347,31 @@ def test_22_label_without_an_image_size(tmp_path: Path) -> None:
     assert as_golden.exit_code == 2 and "labels/zz.txt" in as_golden.stderr
 
 
+def test_22_a_broken_image_costs_only_its_own_labels(tmp_path: Path) -> None:
+    """Sizes read from image headers (--images): one truncated image is a problem of its
+    label file, not a batch that cannot be read (before, the whole load failed)."""
+    from PIL import Image
+
+    root = tmp_path / "yolo"
+    (root / "labels").mkdir(parents=True)
+    (root / "images").mkdir()
+    (root / "classes.txt").write_text("car\n")
+    Image.new("RGB", (100, 100)).save(root / "images" / "a.png")
+    whole = (root / "images" / "a.png").read_bytes()
+    (root / "images" / "zz.png").write_bytes(whole[:20])  # cut inside the header
+    for stem in ("a", "zz"):
+        (root / "labels" / f"{stem}.txt").write_text(f"{GOOD_ROW}\n")
+    good = write(tmp_path / "good.json",
+                 mutate(lambda d: d["images"][0].update(file_name="a.png")))
+    as_batch = run(good, root)
+    assert as_batch.exit_code == 0, as_batch.stderr
+    text = " ".join(as_batch.stdout.split())
+    assert "labels/zz.txt: no size for the image of this label file" in text
+    assert "zz.png: cannot read the image header" in text and "1 matched" in text
+    as_golden = run(root, good)
+    assert as_golden.exit_code == 2 and "labels/zz.txt" in as_golden.stderr
+
+
 VOC_OBJECT = ("<object><name>car</name>{flags}<bndbox><xmin>{xmin}</xmin><ymin>11</ymin>"
               "<xmax>30</xmax><ymax>30</ymax></bndbox></object>")
 

@@ -90,6 +90,8 @@ def read_header_size(path: Path) -> tuple[float, float]:
             orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise InputError(f"cannot read the image header: {exc}", path=path) from exc
+    if not (width > 0 and height > 0):
+        raise InputError(f"the image header gives a size of {width} x {height}", path=path)
     if orientation in _TRANSPOSING_ORIENTATIONS:
         width, height = height, width
     return float(width), float(height)

@@ -306,7 +306,14 @@ def load(path: Path, *, names: Path | None = None, sizes: Path | None = None,
             width, height = manifest[key]
         elif stem in image_files:
             key = image_files[stem].name
-            width, height = read_header_size(image_files[stem])
+            try:
+                width, height = read_header_size(image_files[stem])
+            except InputError as exc:  # one broken image costs its own labels only
+                placed.append((position, Problem(
+                    Level.ERROR, "no_image_size",
+                    f"no size for the image of this label file: {exc}; its boxes are left out",
+                    file)))
+                continue
         else:
             looked = [str(p) for p in (layout.manifest, layout.images) if p is not None]
             placed.append((position, Problem(
