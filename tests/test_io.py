@@ -285,3 +285,35 @@ def test_format_detection_and_missing_paths(tmp_path: Path) -> None:
         load(tmp_path / "empty")
     with pytest.raises(InputError, match="no such file or folder"):
         load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("s.csv", "file,width,height\na.jpg,100,80\nother/a.jpg,200,80\n",
+     "s.csv:3: a.jpg is given twice with different sizes (line 2: 100 x 80; here: 200 x 80)"),
+    ("s.json", '[{"file": "a.jpg", "width": 100, "height": 80},'
+               ' {"file": "d/a.jpg", "width": 100, "height": 81}]',
+     "s.json: record 1: a.jpg is given twice with different sizes (record 0: 100 x 80; "
+     "here: 100 x 81)"),
+    ("s.json", '[{"file": null, "width": 100, "height": 80}]',
+     's.json: record 0: expected "file" to be a file name, got None'),
+    ("s.json", '[{"file": ["a.jpg"], "width": 100, "height": 80}]',
+     's.json: record 0: expected "file" to be a file name, got [\'a.jpg\']'),
+])
+def test_size_manifest_conflicts_and_odd_names_are_errors(tmp_path: Path, name: str, text: str,
+                                                          message: str) -> None:
+    """Before: the last size given won without a word, and a null file became the key 'None'."""
+    from bbqa.io.sizes import read_manifest
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as raised:
+        read_manifest(path)
+    assert str(raised.value) == f"{path.parent}/{message}"
+
+
+def test_size_manifest_repeating_a_size_is_fine(tmp_path: Path) -> None:
+    from bbqa.io.sizes import read_manifest
+
+    path = tmp_path / "s.csv"
+    path.write_text("file,width,height\na.jpg,100,80\nother/a.jpg,100,80\nb.png,5,6\n")
+    assert read_manifest(path) == {"a.jpg": (100.0, 80.0), "b.png": (5.0, 6.0)}

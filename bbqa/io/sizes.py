@@ -51,6 +51,17 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
     """Read ``file -> (width, height)``, keyed by the file name without its folder."""
     text = read_text(path, "sizes manifest")
     sizes: dict[str, tuple[float, float]] = {}
+    where: dict[str, str] = {}  # where each key was first given, for a conflict's message
+
+    def add(key: str, size: tuple[float, float], place: str, line: int | None,
+            pointer: str | None) -> None:
+        if key in sizes and sizes[key] != size:
+            raise InputError(f"{key} is given twice with different sizes ({where[key]}: "
+                             f"{sizes[key][0]:g} x {sizes[key][1]:g}; here: {size[0]:g} x "
+                             f"{size[1]:g})", path=path, line=line, pointer=pointer)
+        sizes[key] = size
+        where.setdefault(key, place)
+
     if path.suffix.lower() == ".json":
         records = parse_json(text, path)
         if not isinstance(records, list):
@@ -60,9 +71,13 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
             if not isinstance(record, dict) or not {"file", "width", "height"} <= record.keys():
                 raise InputError('expected a record with "file", "width" and "height"',
                                  path=path, pointer=f"record {number}")
-            key = normalize_key(_file_name(str(record["file"])))
-            sizes[key] = (_size(record["width"], "width", path, None),
-                          _size(record["height"], "height", path, None))
+            if not isinstance(record["file"], str) or not record["file"].strip():
+                raise InputError(f'expected "file" to be a file name, got {record["file"]!r}',
+                                 path=path, pointer=f"record {number}")
+            add(normalize_key(_file_name(record["file"])),
+                (_size(record["width"], "width", path, None),
+                 _size(record["height"], "height", path, None)),
+                f"record {number}", None, f"record {number}")
         return sizes
     rows = csv.reader(text.splitlines())
     header = [h.strip().lower() for h in next(rows, [])]
@@ -75,8 +90,9 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
         if len(row) < 3:
             raise InputError(f"expected 3 columns (file,width,height), got {len(row)}",
                              path=path, line=number)
-        key = normalize_key(_file_name(row[0].strip()))
-        sizes[key] = (_size(row[1], "width", path, number), _size(row[2], "height", path, number))
+        add(normalize_key(_file_name(row[0].strip())),
+            (_size(row[1], "width", path, number), _size(row[2], "height", path, number)),
+            f"line {number}", number, None)
     return sizes
 
 
