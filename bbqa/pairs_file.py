@@ -33,6 +33,7 @@ def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[st
                              "names", path=path)
         return {str(k): str(v) for k, v in data.items()}
     pairs: dict[str, str] = {}
+    first_line: dict[str, int] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         if not row or not "".join(row).strip():
             continue
@@ -42,5 +43,9 @@ def read_pairs(path: Path, *, headers: Collection[str], columns: str) -> dict[st
         key, value = row[0].strip(), row[1].strip()
         if number == 1 and key.lower() in headers:
             continue
+        if key in pairs and pairs[key] != value:  # the last would win without a word
+            raise InputError(f"{key!r} is given twice: {pairs[key]!r} on line "
+                             f"{first_line[key]}, {value!r} here", path=path, line=number)
         pairs[key] = value
+        first_line.setdefault(key, number)
     return pairs

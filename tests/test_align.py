@@ -94,6 +94,17 @@ def test_bad_class_map_names_the_line(tmp_path: Path) -> None:
         read_class_map(path)
 
 
+def test_a_class_mapped_twice_to_different_names_is_an_error(tmp_path: Path) -> None:
+    # Before, the last line won without a word; the same pair twice is harmless.
+    path = tmp_path / "map.csv"
+    path.write_text("old,new\nlorry,truck\nautomobile,car\nlorry,truck\nlorry,bus\n")
+    with pytest.raises(InputError, match=r"map.csv:5: 'lorry' is given twice: 'truck' on line "
+                                         r"2, 'bus' here"):
+        read_class_map(path)
+    path.write_text("old,new\nlorry,truck\nlorry,truck\n")
+    assert read_class_map(path) == {"lorry": "truck"}
+
+
 def test_dataset_validates_and_sorts() -> None:
     with pytest.raises(ValueError, match="category"):
         Dataset.build(Images.build(["a.jpg"], [9], [9]), ["car"],
