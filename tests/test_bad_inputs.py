@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import bbqa
 from bbqa.cli import app
 
 runner = CliRunner()
@@ -311,6 +312,10 @@ GOOD_ROW = "0 0.2 0.2 0.2 0.2"  # the golden box [10, 10, 30, 30]
     ("20 past the edge", "0 0.95 0.6 0.2 0.2", "box reaches past the image edge"),
     ("20 NaN", "0 nan 0.6 0.2 0.2", "coordinates must be finite"),
     ("20 near the largest double", "0 1e308 0.6 1e308 0.2", "coordinates must be finite"),
+    # float() and int() take these; a label file's numbers are never written so.
+    ("19 an underscore in a number", "0 0_6 0.6 0.2 0.2", "expected numbers after the class"),
+    ("19 digits of another script", "0 \u0660.6 0.6 0.2 0.2", "expected numbers after the class"),
+    ("18 an underscore in a class id", "0_0 0.6 0.6 0.2 0.2", "expected an integer class id"),
 ])
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's overflow warnings reach users
 def test_yolo_rows(tmp_path: Path, name: str, row: str, message: str) -> None:
@@ -387,6 +392,20 @@ def voc_file(size: bool = True, xmin: str = "11", flags: str = "") -> str:
     size_xml = "<size><width>100</width><height>100</height></size>" if size else ""
     return (f"<annotation>\n<filename>a.jpg</filename>\n{size_xml}\n"
             f"{VOC_OBJECT.format(flags=flags, xmin=xmin)}\n</annotation>\n")
+
+
+@pytest.mark.parametrize("plain", [True, False])
+@pytest.mark.parametrize("xmin", ["1_1", "\u0661\u0661", "0x11"])
+def test_26_coordinates_python_would_read_but_voc_never_writes(
+        tmp_path: Path, xmin: str, plain: bool) -> None:
+    # float() reads "1_1" and the Arabic-Indic "11" as 11; both readers refuse them now.
+    text = voc_file(xmin=xmin)
+    if not plain:  # a comment sends the file to the element-tree reader
+        text = text.replace("<annotation>", "<annotation><!-- exported -->")
+    folder = voc(tmp_path, "a.xml", text)
+    dataset = bbqa.load(folder)
+    assert len(dataset.boxes.x1) == 0
+    assert any("numeric xmin, ymin, xmax, ymax" in p.message for p in dataset.problems)
 
 
 def test_24_missing_size_needs_images(tmp_path: Path) -> None:

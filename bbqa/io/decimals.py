@@ -73,3 +73,19 @@ def read_decimals(data: npt.NDArray[np.uint8], start: npt.NDArray[np.int64],
     values[candidate[order]] = numbers  # -0 stays -0.0, as float("-0") has it
     read[candidate[order]] = taken
     return values, read
+
+
+def number_from_text(text: str) -> float:
+    """``float(text)`` for a number written in a label file, without what only Python's own
+    literals allow: underscores between digits (``float("1_0")`` is 10) and digits of other
+    scripts (``float("\u0661\u0662")`` is 12). Raises ``ValueError`` as ``float()`` does.
+
+    >>> number_from_text(" 1e-05 "), number_from_text("-inf")
+    (1e-05, -inf)
+    >>> number_from_text("1_0")
+    Traceback (most recent call last):
+    ValueError: not a number: '1_0'
+    """
+    if "_" in text or not text.isascii():
+        raise ValueError(f"not a number: {text!r}")
+    return float(text)

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from bbqa.dataset import normalize_key
 from bbqa.errors import InputError
+from bbqa.io.decimals import number_from_text
 from bbqa.io.sidefiles import parse_json, read_text
 
 IMAGE_SUFFIXES = frozenset(
@@ -32,7 +33,7 @@ _EXIF_ORIENTATION = 0x0112
 
 def _size(value: object, what: str, path: Path, line: int | None) -> float:
     try:
-        number = float(str(value).strip())
+        number = number_from_text(str(value).strip())
     except ValueError:
         number = math.nan
     if not (math.isfinite(number) and number > 0):

@@ -35,6 +35,7 @@ from bbqa.dataset import Attribute, Boxes, Dataset, Images, Level, Problem
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
+from bbqa.io.decimals import number_from_text
 from bbqa.io.files import listed, read_bytes, stem
 from bbqa.io.sizes import index_images, read_header_size
 from bbqa.io.voc_columns import PlainVoc, code_for, read_plain
@@ -93,7 +94,7 @@ def _number(element: Any, tag: str) -> float | None:
     if child is None or child.text is None:
         return None
     try:
-        return float(child.text.strip())
+        return number_from_text(child.text.strip())
     except ValueError:
         return None
 
@@ -155,7 +156,8 @@ def _parse(raw: bytes, path: Path, images_by_stem: dict[str, Path]
         box = obj.find("bndbox")
         try:
             # float() ignores surrounding whitespace itself.
-            coords = [float(box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax")]
+            coords = [number_from_text(box.findtext(t))
+                      for t in ("xmin", "ymin", "xmax", "ymax")]
         except (AttributeError, TypeError, ValueError):
             coords = []
         if not name or not coords:

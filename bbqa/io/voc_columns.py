@@ -32,7 +32,7 @@ import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
 from bbqa.arrays import distinct
-from bbqa.io.decimals import WIDTH, read_decimals
+from bbqa.io.decimals import WIDTH, number_from_text, read_decimals
 from bbqa.io.files import chunks
 
 IntArray = npt.NDArray[np.int64]
@@ -333,7 +333,7 @@ def _numbers(scan: _Scan, tree: _Tree, element: IntArray) -> npt.NDArray[np.floa
     for i, text in enumerate(texts):
         # A text cut at MAX_TEXT may end inside a character: UnicodeDecodeError, a ValueError.
         with contextlib.suppress(ValueError):
-            parsed[i] = float(text.decode())
+            parsed[i] = number_from_text(text.decode())
     read[other] = parsed[inverse]
     values[present] = read
     scan.reject(tree.files[element[present][length > MAX_TEXT]])

@@ -32,6 +32,7 @@ from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
+from bbqa.io.decimals import number_from_text
 from bbqa.io.files import listed, read_bytes
 from bbqa.io.files import stem as _stem
 from bbqa.io.sidefiles import read_text
@@ -180,6 +181,9 @@ def _parse_text(text: str, path: Path | str, n_classes: int, problems: list[Prob
             problems.append(Problem(Level.ERROR, "bad_row", why, where))
             continue
         try:
+            # int() takes "1_0" and the digits of other scripts too; a class id is neither.
+            if "_" in fields[0] or not fields[0].isascii():
+                raise ValueError(fields[0])
             cls = int(fields[0])
         except ValueError:
             problems.append(Problem(Level.ERROR, "bad_class",
@@ -191,7 +195,7 @@ def _parse_text(text: str, path: Path | str, n_classes: int, problems: list[Prob
                                     f"known (0..{n_classes - 1})", where))
             continue
         try:
-            values = [float(v) for v in fields[1:]]
+            values = [number_from_text(v) for v in fields[1:]]
         except ValueError:
             problems.append(Problem(Level.ERROR, "bad_number",
                                     f"expected numbers after the class id, got {line.strip()!r}",
@@ -225,6 +229,10 @@ def _parse_all(texts: list[str], n_classes: int
     classes = "".join(tokens[0::columns])
     # int() would also take "+1", "1_0" or other scripts' digits: those take the slow path.
     if not (classes.isascii() and classes.isdigit()):
+        return None
+    # numpy's cast, like float(), takes "0_5" and other scripts' digits: the slow path says so.
+    every = "".join(tokens)
+    if "_" in every or not every.isascii():
         return None
     try:
         values = np.array(tokens, dtype=np.float64).reshape(-1, columns)

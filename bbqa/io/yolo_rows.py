@@ -50,6 +50,10 @@ def _numbers(data: npt.NDArray[np.uint8], starts: npt.NDArray[np.int64],
         return None
     rows = sliding_window_view(data, MAX_TOKEN)[starts[other]]
     rows *= np.arange(MAX_TOKEN) < length[:, None]
+    # The cast, like float(), takes "0_5" and digits of other scripts: the row-by-row reader
+    # then says which token is no number.
+    if ((rows == np.uint8(ord("_"))) | (rows >= 0x80)).any():
+        return None
     try:
         values[other] = rows.view(f"S{MAX_TOKEN}").ravel().astype(np.float64)
     except ValueError:
