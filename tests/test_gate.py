@@ -264,6 +264,32 @@ def test_markdown_line_by_line(demo_reports: dict[str, Any]) -> None:
     assert "<details><summary>All checks</summary>" in lines
 
 
+def test_markdown_cells_hold_class_names_with_pipes_line_breaks_and_backticks(
+        tmp_path: Path) -> None:
+    import re
+
+    name = "car | x`y\nnew"
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+           "categories": [{"id": 1, "name": name}],
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40]},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 9, 9]}]}
+    golden, batch = tmp_path / "golden.json", tmp_path / "batch.json"
+    golden.write_text(json.dumps(doc))
+    doc["annotations"] = doc["annotations"][:1]
+    batch.write_text(json.dumps(doc))
+    policy = tmp_path / "policy.toml"
+    policy.write_text("version = 1\n[defaults]\nmax_missing_rate = 0.01\nmin_support = 1\n")
+    out = tmp_path / "bbqa.md"
+    runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--policy", str(policy),
+                        "--report", f"markdown:{out}", "-q"])
+    rows = [line for line in out.read_text().splitlines() if "max_missing_rate" in line]
+    assert rows, out.read_text()
+    for row in rows:  # GFM splits cells at every | not escaped, inside backticks too
+        cells = re.split(r"(?<!\\)\|", row)[1:-1]
+        assert len(cells) == 7, row
+        assert cells[1].strip() == "class `` car \\| x`y new ``"
+
+
 def test_policy_init_writes_a_policy_the_pilot_passes(tmp_path: Path) -> None:
     pilot = tmp_path / "pilot"
     args = ["audit", str(DEMO / "batch.json"), "--golden", str(DEMO / "golden.json")]

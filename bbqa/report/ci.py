@@ -147,6 +147,22 @@ def _cell(value: float | None) -> str:
     return "—" if value is None else f"{value:.4g}"
 
 
+def _in_cell(text: str) -> str:
+    """Text that stays inside one cell of a Markdown table: a line break would end the row,
+    and a ``|`` ends the cell even inside backticks."""
+    return " ".join(text.splitlines()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code in a table cell, whatever backticks it holds.
+
+    >>> _code("car"), _code("a|b"), _code("x`y")
+    ('`car`', '`a\\\\|b`', '`` x`y ``')
+    """
+    text = _in_cell(text)
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
 def _table(checks: list[Check]) -> list[str]:
     lines = ["| check | subject | value | interval | threshold | n | verdict |",
              "|---|---|---|---|---|---|---|"]
@@ -154,9 +170,10 @@ def _table(checks: list[Check]) -> list[str]:
         interval = f"[{_cell(c.low)}, {_cell(c.high)}]" if c.low is not None else "—"
         bound = "≤" if c.kind == "max" else "≥"
         threshold = f"{bound} {c.threshold:.4g}" if c.threshold is not None else "—"
-        subject = f"{c.scope} `{c.subject}`"
-        lines.append(f"| `{c.name}` | {subject} | {_cell(c.value)} | {interval} | {threshold} "
-                     f"| {c.n} | {c.verdict}{' — ' + c.note if c.note else ''} |")
+        subject = f"{c.scope} {_code(c.subject)}"
+        note = f" — {_in_cell(c.note)}" if c.note else ""
+        lines.append(f"| {_code(c.name)} | {subject} | {_cell(c.value)} | {interval} | "
+                     f"{threshold} | {c.n} | {c.verdict}{note} |")
     return lines
 
 
@@ -168,7 +185,7 @@ def render_markdown(summary: Mapping[str, Any], gate: GateResult | None) -> str:
     else:
         status = "✅ passed" if gate.success else "❌ failed"
         lines += [f"**Gate {status}** — {_statistics(gate)}.", "",
-                  f"{_headline(summary)}; policy `{gate.policy_path}`.", ""]
+                  f"{_headline(summary)}; policy {_code(gate.policy_path)}.", ""]
         for verdict, title in ((Verdict.FAIL, "Failed checks"), (Verdict.WARN, "Warnings")):
             chosen = [c for c in gate.checks if c.verdict == verdict]
             if chosen:
