@@ -700,10 +700,14 @@ def policy_init(
 
 
 def _console(**options: Any) -> Any:
-    """A Rich console; Rich is imported here, so a quiet run never loads it (20 ms)."""
+    """A Rich console; Rich is imported here, so a quiet run never loads it (20 ms).
+
+    Without markup: every text printed comes from the inputs in the end (class names, file
+    names, annotators), and "[/]" in one must be shown, not read as a style (it raised).
+    """
     from rich.console import Console
 
-    return Console(**options)
+    return Console(markup=False, **options)
 
 
 def _width() -> int | None:
