@@ -545,19 +545,9 @@ def test_tag_fields_that_name_a_key_bbqa_reads_are_usage_errors(
 def test_names_that_look_like_rich_markup_are_shown_as_they_are(tmp_path: Path,
                                                                 name: str) -> None:
     # Rich read "[/]" as a closing tag (MarkupError, exit 3) and "[bold red]" as a style.
-    doc = {"images": [{"id": 1, "file_name": f"{name}.jpg", "width": 100, "height": 80,
-                       "annotator": name, "scene": name}],
-           "categories": [{"id": 1, "name": name}],
-           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40],
-                            "attributes": {name: name}},
-                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 9, 9],
-                            "attributes": {name: "x"}}]}
-    golden, batch = tmp_path / "golden.json", tmp_path / "batch.json"
-    golden.write_text(json.dumps(doc))
-    doc["annotations"] = doc["annotations"][:1]
-    batch.write_text(json.dumps(doc))
-    policy = tmp_path / "policy.toml"
-    policy.write_text("version = 1\n[defaults]\nmax_missing_rate = 0.01\nmin_support = 1\n")
+    from tests.test_gate import one_box_missing
+
+    golden, batch, policy = one_box_missing(tmp_path, name)
     code, stdout, stderr = run("audit", str(batch), "--golden", str(golden), "--show", "all")
     assert code == 0, stderr
     assert stdout.count(name) >= 3  # the class table, the breakdowns, the worst images

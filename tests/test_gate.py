@@ -264,21 +264,30 @@ def test_markdown_line_by_line(demo_reports: dict[str, Any]) -> None:
     assert "<details><summary>All checks</summary>" in lines
 
 
-def test_markdown_cells_hold_class_names_with_pipes_line_breaks_and_backticks(
-        tmp_path: Path) -> None:
-    import re
-
-    name = "car | x`y\nnew"
-    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+def one_box_missing(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
+    """A golden set of two boxes of class ``name`` (the name is also the image's file name,
+    annotator, scene and an attribute), a batch missing one, and a policy it fails."""
+    doc = {"images": [{"id": 1, "file_name": f"{name}.jpg", "width": 100, "height": 80,
+                       "annotator": name, "scene": name}],
            "categories": [{"id": 1, "name": name}],
-           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40]},
-                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 9, 9]}]}
+           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40],
+                            "attributes": {name: name}},
+                           {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 50, 9, 9],
+                            "attributes": {name: "x"}}]}
     golden, batch = tmp_path / "golden.json", tmp_path / "batch.json"
     golden.write_text(json.dumps(doc))
     doc["annotations"] = doc["annotations"][:1]
     batch.write_text(json.dumps(doc))
     policy = tmp_path / "policy.toml"
     policy.write_text("version = 1\n[defaults]\nmax_missing_rate = 0.01\nmin_support = 1\n")
+    return golden, batch, policy
+
+
+def test_markdown_cells_hold_class_names_with_pipes_line_breaks_and_backticks(
+        tmp_path: Path) -> None:
+    import re
+
+    golden, batch, policy = one_box_missing(tmp_path, "car | x`y\nnew")
     out = tmp_path / "bbqa.md"
     runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--policy", str(policy),
                         "--report", f"markdown:{out}", "-q"])
