@@ -337,3 +337,13 @@ def test_validate_exit_codes_and_reports(tmp_path: Path) -> None:
     broken.write_text("{")
     assert runner.invoke(app, ["validate", str(broken), "-q"]).exit_code == 1
     assert runner.invoke(app, ["validate", str(batch), "--report", "yaml"]).exit_code == 2
+
+
+def test_junit_stays_xml_with_control_characters_in_a_class_name(tmp_path: Path) -> None:
+    # XML 1.0 cannot hold U+0001 even as &#1;: written as the text \u0001 instead.
+    golden, batch, policy = one_box_missing(tmp_path, "car\u0001\u000b\ufffe")
+    out = tmp_path / "bbqa.xml"
+    runner.invoke(app, ["audit", str(batch), "--golden", str(golden), "--policy", str(policy),
+                        "--report", f"junit:{out}", "-q"])
+    names = [case.get("name") for case in ET.parse(out).iter("testcase")]
+    assert "max_missing_rate [class car\\u0001\\u000b\\ufffe]" in names

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -98,7 +99,11 @@ def render_junit(summary: Mapping[str, Any], gate: GateResult | None) -> str:
             lines.append(f"      <system-out>{text}</system-out>")
             lines.append("    </testcase>")
     lines += ["  </testsuite>", "</testsuites>", ""]
-    return "\n".join(lines)
+    return _XML_FORBIDDEN.sub(lambda found: f"\\u{ord(found.group()):04x}", "\n".join(lines))
+
+
+# Characters XML 1.0 has no way to write, not even escaped; a class name may hold one.
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _workflow_escape(text: str) -> str:
