@@ -554,3 +554,43 @@ def test_names_that_look_like_rich_markup_are_shown_as_they_are(tmp_path: Path,
     code, stdout, stderr = run("audit", str(batch), "--golden", str(golden), "--policy",
                                str(policy))
     assert code == 1 and name in stdout, stderr
+
+
+def _two_classes(tmp_path: Path, name: str, file_name: str = "a.jpg") -> Path:
+    source = tmp_path / "source.json"
+    source.write_text(json.dumps({
+        "images": [{"id": 1, "file_name": file_name, "width": 100, "height": 80}],
+        "categories": [{"id": 1, "name": name}, {"id": 2, "name": "bus"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, 30, 40]},
+                        {"id": 2, "image_id": 1, "category_id": 2, "bbox": [50, 50, 9, 9]}]}))
+    return source
+
+
+@pytest.mark.parametrize(("to", "name", "file_name", "message"), [
+    # YOLO read "a\nb" back as two classes, and every later class id named the wrong class.
+    ("yolo", "a\nb", "a.jpg", "the class name 'a\\nb' holds a line break"),
+    ("voc", "ctl\x01", "a.jpg", "the class name 'ctl\\x01' holds a character XML cannot"),
+    ("voc", "car", "x\x01.jpg", "the image name 'x\\x01.jpg' cannot be written as a VOC file"),
+    ("yolo", " car ", "a.jpg", "the class name ' car ' has spaces around it"),
+    ("voc", "", "a.jpg", "the class name '' is empty"),
+])
+def test_convert_refuses_names_the_format_cannot_give_back(
+        tmp_path: Path, to: str, name: str, file_name: str, message: str) -> None:
+    out = tmp_path / "out"
+    code, _, stderr = run("convert", str(_two_classes(tmp_path, name, file_name)), "--to", to,
+                          "--out", str(out), "-q")
+    assert code == 2 and message in stderr and "convert to COCO" in stderr, stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("to", ["yolo", "voc"])
+def test_convert_round_trips_names_with_markup_and_commas(tmp_path: Path, to: str) -> None:
+    import bbqa
+
+    # image_sizes.csv was written without quoting: a comma in a file name split its row.
+    out = tmp_path / "out"
+    source = _two_classes(tmp_path, "car<&>\"'", "a,b\".jpg")
+    assert run("convert", str(source), "--to", to, "--out", str(out), "-q")[0] == 0
+    back = bbqa.load(out)
+    assert sorted(back.categories) == ["bus", "car<&>\"'"]
+    assert back.images.key.tolist() == ["a,b\".jpg"] and len(back.boxes.x1) == 2

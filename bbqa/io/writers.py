@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import numpy as np
 
 from bbqa.dataset import Dataset
 from bbqa.errors import BbqaError, reason
+from bbqa.text import XML_FORBIDDEN
 
 VOC_FLAGS = ("difficult", "truncated", "occluded")
 
@@ -158,21 +160,52 @@ def _one_file_per_image(dataset: Dataset, fmt: str) -> None:
                          f"the name {', '.join(twice)} (overlap labeling?); convert to COCO")
 
 
+def _check_texts(dataset: Dataset, fmt: str) -> None:
+    """Refuse names the format's files cannot give back as they are: YOLO reads one class
+    name a line and VOC's reader strips its texts, which XML must be able to hold; both name
+    a file after each image."""
+    for name in dataset.categories:
+        problem = _name_problem(name, fmt)
+        if problem:
+            raise WriteError(f"the class name {name!r} {problem}: {fmt} cannot keep it; "
+                             "convert to COCO, or rename the class first")
+    for key in dataset.images.key.tolist():
+        if "\0" in key or "/" in key or (fmt == "VOC" and XML_FORBIDDEN.search(key)):
+            raise WriteError(f"the image name {key!r} cannot be written as a {fmt} file "
+                             "name; convert to COCO")
+
+
+def _name_problem(name: str, fmt: str) -> str | None:
+    """Why ``fmt`` cannot give the class name back as it is, or ``None``."""
+    if not name.strip():
+        return "is empty"
+    if name != name.strip():
+        return "has spaces around it, which the reader strips"
+    if fmt == "YOLO" and len(name.splitlines()) > 1:
+        return "holds a line break"
+    if fmt == "VOC" and XML_FORBIDDEN.search(name):
+        return "holds a character XML cannot"
+    return None
+
+
 def write_yolo(dataset: Dataset, path: Path) -> int:
     """Write a YOLO dataset folder (``labels/``, ``classes.txt``, ``image_sizes.csv``).
 
     Crowd regions have no YOLO form: they are left out and counted in the return value.
     """
     _one_file_per_image(dataset, "YOLO")
+    _check_texts(dataset, "YOLO")
     images, b = dataset.images, dataset.boxes
     offsets = dataset.image_offsets()
 
     def write(folder: Path) -> None:
         (folder / "labels").mkdir()
         (folder / "classes.txt").write_text("".join(f"{n}\n" for n in dataset.categories))
-        sizes = ["file,width,height"] + [f"{k},{w:g},{h:g}" for k, w, h in zip(
-            images.key.tolist(), images.width.tolist(), images.height.tolist(), strict=True)]
-        (folder / "image_sizes.csv").write_text("\n".join(sizes) + "\n")
+        with open(folder / "image_sizes.csv", "w", newline="", encoding="utf-8") as sizes:
+            table = csv.writer(sizes, lineterminator="\n")  # quotes a name with a comma
+            table.writerow(["file", "width", "height"])
+            table.writerows([k, f"{w:g}", f"{h:g}"] for k, w, h in zip(
+                images.key.tolist(), images.width.tolist(), images.height.tolist(), strict=True))
         for i, key in enumerate(images.key.tolist()):
             rows = []
             for k in range(int(offsets[i]), int(offsets[i + 1])):
@@ -198,6 +231,7 @@ def write_voc(dataset: Dataset, path: Path) -> int:
     """
     from html import escape  # imported on use, like tempfile: an audit never needs them
     _one_file_per_image(dataset, "VOC")
+    _check_texts(dataset, "VOC")
     images, b = dataset.images, dataset.boxes
     offsets = dataset.image_offsets()
     attributes = _attributes(dataset)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from bbqa.text import XML_FORBIDDEN
 from bbqa.verdicts import Verdict
 
 if TYPE_CHECKING:  # the gate loads only for a run with --policy
@@ -99,11 +99,8 @@ def render_junit(summary: Mapping[str, Any], gate: GateResult | None) -> str:
             lines.append(f"      <system-out>{text}</system-out>")
             lines.append("    </testcase>")
     lines += ["  </testsuite>", "</testsuites>", ""]
-    return _XML_FORBIDDEN.sub(lambda found: f"\\u{ord(found.group()):04x}", "\n".join(lines))
+    return XML_FORBIDDEN.sub(lambda found: f"\\u{ord(found.group()):04x}", "\n".join(lines))
 
-
-# Characters XML 1.0 has no way to write, not even escaped; a class name may hold one.
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _workflow_escape(text: str) -> str:
