@@ -51,7 +51,14 @@ def _read_rows(folder: Path) -> list[dict[str, Any]]:
                          "`bbqa audit ... --out DIR` on the pilot first)")
     columns = ["outcome", "golden_class", "batch_class", "iou", "size_bucket"]
     try:
+        present = set(pq.read_schema(path).names)
+        missing = [c for c in columns if c not in present]
+        if missing:  # Arrow's own message lists the file's whole schema
+            raise UsageError(f"{path} is not an audit's boxes.parquet: it has no "
+                             f"{', '.join(missing)} column")
         table = pq.read_table(path, columns=columns)
+    except UsageError:
+        raise
     except Exception as exc:  # pyarrow raises several kinds for a foreign or broken file
         raise UsageError(f"cannot read {path}: {exc}") from exc
     rows: list[dict[str, Any]] = table.to_pylist()

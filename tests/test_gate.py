@@ -314,6 +314,18 @@ def test_policy_init_writes_a_policy_the_pilot_passes(tmp_path: Path) -> None:
     assert stricter.exit_code == 1
     missing = runner.invoke(app, ["policy", "init", "--from", str(tmp_path)])
     assert missing.exit_code == 2 and "no boxes.parquet" in missing.stderr
+    # Another Parquet file under that name: the missing columns are named, not Arrow's schema.
+    import pyarrow.parquet as pq
+
+    other = tmp_path / "other"
+    other.mkdir()
+    pq.write_table(pq.read_table(pilot / "boxes.parquet").drop(["iou", "size_bucket"]),
+                   other / "boxes.parquet")
+    foreign = runner.invoke(app, ["policy", "init", "--from", str(other)])
+    assert foreign.exit_code == 2
+    assert "is not an audit's boxes.parquet: it has no iou, size_bucket column" in \
+        " ".join(foreign.stderr.split())
+    assert "golden_x1" not in foreign.stderr
 
 
 def test_validate_exit_codes_and_reports(tmp_path: Path) -> None:
