@@ -30,6 +30,21 @@ def distinct(values: npt.NDArray[_T]) -> npt.NDArray[_T]:
     return ordered[first]
 
 
+def take_or_missing(values: npt.NDArray[Any], index: npt.NDArray[np.integer[Any]]
+                    ) -> npt.NDArray[np.int64]:
+    """``values[index]`` as int64, -1 where ``index`` is -1 (a row with no box on that side),
+    also when ``values`` is empty.
+
+    >>> take_or_missing(np.array([7, 8]), np.array([1, -1])).tolist()
+    [8, -1]
+    >>> take_or_missing(np.array([], np.int32), np.array([-1, -1])).tolist()
+    [-1, -1]
+    """
+    if not len(values):
+        return np.full(len(index), -1, np.int64)
+    return np.where(index >= 0, values[np.maximum(index, 0)], -1).astype(np.int64)
+
+
 def group_order(key: npt.NDArray[np.integer[Any]], n_keys: int
                 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """A stable order that groups equal keys (``0 <= key < n_keys``), and each key's

@@ -15,7 +15,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from bbqa import arrow_kernels as kernels
-from bbqa.arrays import group_order
+from bbqa.arrays import group_order, take_or_missing
 from bbqa.auditing import AuditResult, Matched
 from bbqa.dataset import Boxes
 from bbqa.match import Outcome
@@ -134,10 +134,9 @@ def boxes_table(result: Matched | AuditResult, *, coded: bool = False) -> pa.Tab
     table = pa.Table.from_pydict(columns, schema=schema)
     for side, dataset, index in (("golden", golden, m.golden), ("batch", batch, m.batch)):
         for name, attribute in sorted(dataset.boxes.attributes.items()):
-            codes = np.where(index >= 0, attribute.codes[np.maximum(index, 0)]
-                             if len(attribute.codes) else -1, -1)
+            codes = take_or_missing(attribute.codes, index)
             table = table.append_column(f"{side}_attr_{name}",
-                                        lookup(list(attribute.values), codes.astype(np.int64)))
+                                        lookup(list(attribute.values), codes))
     return table
 
 

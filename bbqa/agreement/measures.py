@@ -26,7 +26,7 @@ from bbqa.agreement.alpha import (
     unit_values,
 )
 from bbqa.agreement.pictures import Picture
-from bbqa.arrays import distinct
+from bbqa.arrays import distinct, take_or_missing
 from bbqa.dataset import Boxes, Dataset, Images
 from bbqa.metrics.rows import DEFAULT_DENSITY_BOUNDS, density_labels
 
@@ -101,14 +101,6 @@ def _annotator_dataset(dataset: Dataset, pictures: Sequence[Picture], name: str,
     return Dataset.build(Images.build(keys, widths, heights), names, boxes), original
 
 
-def _classes_of(dataset: Dataset, index: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Each matched row's class on this side; -1 where the row has no box on it (on a side
-    with no box at all, every row)."""
-    if not len(dataset.boxes):
-        return np.full(len(index), -1, dtype=np.int64)
-    return np.where(index >= 0, dataset.boxes.category[np.maximum(index, 0)], -1).astype(np.int64)
-
-
 def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence[float] = (0.5,),
           bootstrap: int = 1000, seed: int = 0, min_agreement: float = 0.70,
           density_bounds: Sequence[int] = DEFAULT_DENSITY_BOUNDS) -> AgreementResult:
@@ -177,7 +169,8 @@ def agree(dataset: Dataset, pictures: Sequence[Picture], *, thresholds: Sequence
             m = match(da, db, alignment, t)
             shared = distinct(m.labeling)
             pair_pictures = [picture_index[k] for k in db.images.key[shared].tolist()]
-            g_cls, b_cls = _classes_of(da, m.golden), _classes_of(db, m.batch)
+            g_cls = take_or_missing(da.boxes.category, m.golden)
+            b_cls = take_or_missing(db.boxes.category, m.batch)
             pic = np.array([picture_index[k] for k in
                             db.images.key[m.labeling].tolist()], np.int64)
             matched = m.outcome == Outcome.MATCHED
