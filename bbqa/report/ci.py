@@ -51,22 +51,27 @@ def document(summary: Mapping[str, Any], gate: GateResult | None) -> dict[str, A
 
 
 def render_json(summary: Mapping[str, Any], gate: GateResult | None) -> str:
-    """The summary and the gate as strict JSON (see :func:`finite_or_null`)."""
-    return json.dumps(finite_or_null(document(summary, gate)), indent=2, allow_nan=False) + "\n"
+    """The summary and the gate as strict JSON (see :func:`strict_json`)."""
+    return strict_json(document(summary, gate))
 
 
-def finite_or_null(value: Any) -> Any:
-    """``value`` with every float that is not finite replaced by ``None``, for strict JSON.
+def strict_json(document: Any) -> str:
+    """``document`` as indented JSON ending in a newline, in which a number that is not
+    finite (an agreement with no pair to measure, say) is written ``null``.
 
-    >>> finite_or_null({"f1": float("nan"), "ci95": (0.5, float("inf"))})
-    {'f1': None, 'ci95': [0.5, None]}
+    >>> strict_json({"f1": float("nan"), "ci95": (0.5, float("inf"))}).split()
+    ['{', '"f1":', 'null,', '"ci95":', '[', '0.5,', 'null', ']', '}']
     """
+    return json.dumps(_finite_or_null(document), indent=2, allow_nan=False) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {key: finite_or_null(item) for key, item in value.items()}
+        return {key: _finite_or_null(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite_or_null(item) for item in value]
+        return [_finite_or_null(item) for item in value]
     return value
 
 
@@ -100,7 +105,6 @@ def render_junit(summary: Mapping[str, Any], gate: GateResult | None) -> str:
             lines.append("    </testcase>")
     lines += ["  </testsuite>", "</testsuites>", ""]
     return XML_FORBIDDEN.sub(lambda found: f"\\u{ord(found.group()):04x}", "\n".join(lines))
-
 
 
 def _workflow_escape(text: str) -> str:

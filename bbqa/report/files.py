@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ from typing import Any
 
 from bbqa.background import Task, Workers
 from bbqa.errors import BbqaError
-from bbqa.report.ci import finite_or_null
+from bbqa.report.ci import strict_json
 
 Writer = Callable[[Path], Any]
 
@@ -144,13 +143,13 @@ def write_atomically(folder: Path, writers: Mapping[str, Writer]) -> list[Path]:
 
 
 def summary_json(summary: Mapping[str, Any]) -> str:
-    """The summary document as stable, strict JSON, ending in a newline: a value that is not a
-    finite number (an agreement with no pair to measure, say) is written ``null``.
+    """The summary document as stable, strict JSON (a number that is not finite is ``null``),
+    ending in a newline.
 
     >>> summary_json({"alpha": float("nan"), "ci95": [0.5, float("inf")]}).split()
     ['{', '"alpha":', 'null,', '"ci95":', '[', '0.5,', 'null', ']', '}']
     """
-    return json.dumps(finite_or_null(summary), indent=2, allow_nan=False) + "\n"
+    return strict_json(summary)
 
 
 def _once(build: Callable[[], Any]) -> Callable[[], Any]:
