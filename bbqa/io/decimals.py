@@ -86,6 +86,17 @@ def number_from_text(text: str) -> float:
     Traceback (most recent call last):
     ValueError: not a number: '1_0'
     """
-    if "_" in text or not text.isascii():
+    if not plain_number_text(text):
         raise ValueError(f"not a number: {text!r}")
     return float(text)
+
+
+def plain_number_text(text: str) -> bool:
+    """Whether ``text`` is free of what only Python's own literals allow in a number (an
+    underscore, a character beyond ASCII), so that ``float()``, ``int()`` and numpy's cast
+    read it as a label file means it.
+
+    >>> plain_number_text("12"), plain_number_text("1_2"), plain_number_text("\u0661")
+    (True, False, False)
+    """
+    return "_" not in text and text.isascii()

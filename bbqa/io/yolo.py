@@ -32,7 +32,7 @@ from bbqa.dataset import Boxes, Dataset, Images, Level, Problem, normalize_key
 from bbqa.errors import InputError
 from bbqa.io.checks import check_geometry, repoint
 from bbqa.io.collector import paused
-from bbqa.io.decimals import number_from_text
+from bbqa.io.decimals import number_from_text, plain_number_text
 from bbqa.io.files import listed, read_bytes
 from bbqa.io.files import stem as _stem
 from bbqa.io.sidefiles import read_text
@@ -181,8 +181,7 @@ def _parse_text(text: str, path: Path | str, n_classes: int, problems: list[Prob
             problems.append(Problem(Level.ERROR, "bad_row", why, where))
             continue
         try:
-            # int() takes "1_0" and the digits of other scripts too; a class id is neither.
-            if "_" in fields[0] or not fields[0].isascii():
+            if not plain_number_text(fields[0]):  # int() would take "1_0" as 10
                 raise ValueError(fields[0])
             cls = int(fields[0])
         except ValueError:
@@ -231,8 +230,7 @@ def _parse_all(texts: list[str], n_classes: int
     if not (classes.isascii() and classes.isdigit()):
         return None
     # numpy's cast, like float(), takes "0_5" and other scripts' digits: the slow path says so.
-    every = "".join(tokens)
-    if "_" in every or not every.isascii():
+    if not plain_number_text("".join(tokens)):
         return None
     try:
         values = np.array(tokens, dtype=np.float64).reshape(-1, columns)
