@@ -54,14 +54,13 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
     sizes: dict[str, tuple[float, float]] = {}
     where: dict[str, str] = {}  # where each key was first given, for a conflict's message
 
-    def add(key: str, size: tuple[float, float], place: str, line: int | None,
-            pointer: str | None) -> None:
+    def add(key: str, size: tuple[float, float], line: int | None, pointer: str | None) -> None:
         if key in sizes and sizes[key] != size:
             raise InputError(f"{key} is given twice with different sizes ({where[key]}: "
                              f"{sizes[key][0]:g} x {sizes[key][1]:g}; here: {size[0]:g} x "
                              f"{size[1]:g})", path=path, line=line, pointer=pointer)
         sizes[key] = size
-        where.setdefault(key, place)
+        where.setdefault(key, pointer or f"line {line}")
 
     if path.suffix.lower() == ".json":
         records = parse_json(text, path)
@@ -78,7 +77,7 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
             add(normalize_key(_file_name(record["file"])),
                 (_size(record["width"], "width", path, None),
                  _size(record["height"], "height", path, None)),
-                f"record {number}", None, f"record {number}")
+                None, f"record {number}")
         return sizes
     rows = csv.reader(text.splitlines())
     header = [h.strip().lower() for h in next(rows, [])]
@@ -93,7 +92,7 @@ def read_manifest(path: Path) -> dict[str, tuple[float, float]]:
                              path=path, line=number)
         add(normalize_key(_file_name(row[0].strip())),
             (_size(row[1], "width", path, number), _size(row[2], "height", path, number)),
-            f"line {number}", number, None)
+            number, None)
     return sizes
 
 
